@@ -1,0 +1,123 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from apiflask import APIFlask
+from flask import Request, request, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.errors import ApiError, register_error_handlers
+from app.extensions import db, migrate
+from config import INSTANCE_DIR, Config, normalize_database_url
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message", "details"],
+    "properties": {
+        "error": {"type": "string", "description": "机器可读的错误码"},
+        "message": {"type": "string", "description": "给人看的说明"},
+        "details": {"type": "object", "description": "出错字段等细节"},
+    },
+}
+
+# Body types a JSON API accepts; multipart is for the endpoints that take uploads.
+_ACCEPTED_BODY_TYPES = {"application/json", "multipart/form-data"}
+
+
+class JsonRequest(Request):
+    """A request whose unparseable JSON body is a clear 400 in the error shape."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> None:
+        raise ApiError(400, "invalid_json", "请求体不是有效的 JSON",
+                       {"reason": str(e)[:200] if e else "empty body"})
+
+
+def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
+    """Build the app from the environment, with `config_overrides` applied on top (tests)."""
+    app = APIFlask(
+        "pingyi",
+        title=Config.TITLE,
+        version=Config.VERSION,
+        spec_path="/openapi.json",
+        docs_path="/docs",
+        docs_ui="swagger-ui",
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.request_class = JsonRequest
+    app.config.from_object(Config)
+    app.config.update(config_overrides or {})
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"])
+    Config.check_production(app.config)
+    _configure_docs(app)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from app.db import configure_sqlite
+
+            configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    register_error_handlers(app)
+    app.before_request(_refuse_unexpected_body_types)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _refuse_unexpected_body_types() -> None:
+    if request.method in ("POST", "PUT", "PATCH") and request.content_length:
+        if request.mimetype not in _ACCEPTED_BODY_TYPES:
+            raise ApiError(415, "unsupported_media_type", "请使用 application/json 提交",
+                           {"content_type": request.mimetype})
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    import notifications
+    from app import audit, health, scheduled, workdays  # noqa: F401  (scheduled: its jobs)
+    from app.org import routes as org_routes
+
+    for blueprint in (health.bp, org_routes.bp, audit.bp, workdays.bp):
+        app.register_blueprint(blueprint)
+    # The factory is the composition root: each feature package wires itself in.
+    for feature in (notifications,):
+        feature.init_app(app)
+
+
+def _register_cli(app: APIFlask) -> None:
+    from app import cli
+
+    cli.register(app)
+
+
+def _configure_docs(app: APIFlask) -> None:
+    """Serve Swagger UI from the installed package: no CDN, works offline and behind a wall."""
+    import swagger_ui_bundle
+
+    assets = Path(swagger_ui_bundle.swagger_ui_path)
+    app.config.update(
+        SWAGGER_UI_CSS="/docs-assets/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS="/docs-assets/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS="/docs-assets/swagger-ui-standalone-preset.js",
+        DOCS_FAVICON="/docs-assets/favicon-32x32.png",
+        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
+        HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
+    )
+
+    @app.get("/docs-assets/<path:filename>")
+    @app.doc(hide=True)
+    def docs_assets(filename: str):
+        return send_from_directory(assets, filename, max_age=86400)

@@ -1,0 +1,128 @@
+"""One JSON error shape for every error: {"error": code, "message": text, "details": {...}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError, _ValidationError
+from flask import Response, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Default code and Chinese message for each status we answer with.
+_STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "请求格式有误"),
+    401: ("unauthorized", "需要登录"),
+    403: ("forbidden", "没有权限执行此操作"),
+    404: ("not_found", "资源不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    409: ("conflict", "与当前状态冲突"),
+    410: ("gone", "资源已失效"),
+    413: ("payload_too_large", "请求体过大"),
+    415: ("unsupported_media_type", "请使用 application/json 提交"),
+    422: ("validation_error", "请求参数有误"),
+    423: ("locked", "资源已锁定"),
+    429: ("rate_limited", "请求过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器内部错误，请稍后重试"),
+    503: ("service_unavailable", "服务暂不可用，请稍后重试"),
+}
+
+
+def _defaults(status: int) -> tuple[str, str]:
+    return _STATUS_DEFAULTS.get(status, ("error", "请求失败"))
+
+
+class ApiError(Exception):
+    """An error the API reports to the client in the error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        default_code, default_message = _defaults(status)
+        self.status = status
+        self.code = code or default_code
+        self.message = message or default_message
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(f"{status} {self.code}: {self.message}")
+
+
+def error_response(
+    status: int,
+    code: str | None = None,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build the one error response."""
+    default_code, default_message = _defaults(status)
+    response = jsonify(
+        {"error": code or default_code, "message": message or default_message,
+         "details": details or {}}
+    )
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _validation_response(error: _ValidationError) -> Response:
+    # APIFlask gives {location: {field.path: [messages]}}
+    fields: dict[str, list[str]] = {}
+    locations = list((error.detail or {}).items())
+    for _, errors in locations:
+        fields.update(errors)
+    location = locations[0][0] if locations else None
+    names = "、".join(fields) or "请求体"
+    return error_response(
+        422, "validation_error", f"请求参数有误：{names}",
+        {"location": location, "fields": fields},
+    )
+
+
+def register_error_handlers(app: APIFlask) -> None:
+    """Route every error through the one shape; the 500 handler rolls back and hides internals."""
+    from app.extensions import db
+
+    @app.error_processor
+    def _http_error(error: HTTPError) -> Response:
+        if isinstance(error, _ValidationError):
+            return _validation_response(error)
+        details = error.detail if isinstance(error.detail, dict) else {}
+        message = error.message if error.message and not error.message.isascii() else None
+        return error_response(error.status_code, None, message, details, dict(error.headers))
+
+    @app.errorhandler(HTTPException)
+    def _werkzeug_error(error: HTTPException) -> Response:
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return error_response(error.code or 500, headers=headers)
+
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        if error.status >= 500:
+            db.session.rollback()
+        return error_response(error.status, error.code, error.message, error.details,
+                              error.headers)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(error: IntegrityError) -> Response:
+        # Services check uniqueness first; this answers the race where two requests pass
+        # the check together and the database's constraint decides.
+        db.session.rollback()
+        log.info("integrity error answered as 409: %s", error.orig)
+        return error_response(409, "duplicate", "数据与已有记录冲突（重复提交或并发修改）")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        db.session.rollback()
+        log.exception("unhandled error")
+        return error_response(500)

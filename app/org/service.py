@@ -1,0 +1,354 @@
+"""Registry services: units, officers, staff accounts, sign-in. They flush, never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app import signals
+from app.audit import record_audit
+from app.auth import set_actor, staff_actor
+from app.clock import utcnow
+from app.errors import ApiError
+from app.extensions import db
+from app.org.models import Officer, Role, StaffAccount, Unit, UnitKind, subtree_filter
+
+# Checked against when the username is unknown, so a miss costs as much as a hit.
+_DUMMY_HASH = generate_password_hash("pingyi-timing-equaliser")
+
+
+def _not_found(what: str, ident: object) -> ApiError:
+    return ApiError(404, "not_found", f"{what}不存在", {"id": ident})
+
+
+def _duplicate(field: str, value: object, what: str) -> ApiError:
+    return ApiError(409, "duplicate", f"{what}已存在：{value}", {"field": field, "value": value})
+
+
+# ---------------------------------------------------------------- units
+
+def get_unit(unit_id: int) -> Unit:
+    """The unit with this id, or 404."""
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise _not_found("单位", unit_id)
+    return unit
+
+
+def find_unit_by_code(code: str) -> Unit | None:
+    return db.session.scalar(sa.select(Unit).where(Unit.code == code))
+
+
+def _set_path(unit: Unit, parent: Unit | None) -> None:
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    unit.depth = parent.depth + 1 if parent else 0
+
+
+def create_unit(
+    *,
+    code: str,
+    name: str,
+    kind: UnitKind,
+    parent: Unit | None,
+    region: str = "",
+    address: str = "",
+) -> Unit:
+    """Register a unit under `parent` (None makes a root)."""
+    if find_unit_by_code(code) is not None:
+        raise _duplicate("code", code, "单位编码")
+    if parent is not None and not parent.is_active:
+        raise ApiError(409, "parent_inactive", "上级单位已停用，不能在其下新增单位")
+    unit = Unit(code=code, name=name, kind=kind, parent=parent, region=region, address=address)
+    db.session.add(unit)
+    db.session.flush()
+    _set_path(unit, parent)
+    record_audit("unit.create", object_type="unit", object_id=unit.id, unit_id=unit.id,
+                 details={"code": code, "name": name, "parent_id": unit.parent_id})
+    return unit
+
+
+def update_unit(unit: Unit, *, changes: dict[str, Any], new_parent: Unit | None = None) -> Unit:
+    """Change a unit's attributes; moving it (`parent_id` in changes) moves its subtree."""
+    before = {key: _plain(getattr(unit, key)) for key in changes}
+    if "code" in changes and changes["code"] != unit.code:
+        if find_unit_by_code(changes["code"]) is not None:
+            raise _duplicate("code", changes["code"], "单位编码")
+    if new_parent is not None and new_parent.id != unit.parent_id:
+        _move_subtree(unit, new_parent)
+    for key, value in changes.items():
+        if key != "parent_id":
+            setattr(unit, key, value)
+    db.session.flush()
+    record_audit("unit.update", object_type="unit", object_id=unit.id, unit_id=unit.id,
+                 details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
+    return unit
+
+
+def _move_subtree(unit: Unit, new_parent: Unit) -> None:
+    if unit.contains(new_parent):
+        raise ApiError(409, "cycle", "不能把单位移到它自己的下级单位之下",
+                       {"unit_id": unit.id, "parent_id": new_parent.id})
+    old_prefix, old_depth = unit.path, unit.depth
+    subtree = db.session.scalars(sa.select(Unit).where(subtree_filter(old_prefix))).all()
+    unit.parent = new_parent
+    _set_path(unit, new_parent)
+    for member in subtree:
+        if member is not unit:
+            member.path = unit.path + member.path[len(old_prefix):]
+            member.depth += unit.depth - old_depth
+
+
+def deactivate_unit(unit: Unit) -> Unit:
+    """Take a unit out of service (never deleted); its active children must go first."""
+    if not unit.is_active:
+        return unit
+    active_children = db.session.scalar(
+        sa.select(sa.func.count()).where(Unit.parent_id == unit.id, Unit.is_active)
+    )
+    if active_children:
+        raise ApiError(409, "has_active_children", "请先停用该单位的下级单位",
+                       {"active_children": active_children})
+    unit.is_active = False
+    db.session.flush()
+    record_audit("unit.deactivate", object_type="unit", object_id=unit.id, unit_id=unit.id)
+    signals.unit_deactivated.send(unit)
+    return unit
+
+
+def activate_unit(unit: Unit) -> Unit:
+    """Put a unit back in service; its parent must be active."""
+    if unit.is_active:
+        return unit
+    if unit.parent is not None and not unit.parent.is_active:
+        raise ApiError(409, "parent_inactive", "上级单位已停用，请先启用上级单位")
+    unit.is_active = True
+    db.session.flush()
+    record_audit("unit.activate", object_type="unit", object_id=unit.id, unit_id=unit.id)
+    return unit
+
+
+# ---------------------------------------------------------------- officers
+
+def get_officer(officer_id: int) -> Officer:
+    officer = db.session.get(Officer, officer_id)
+    if officer is None:
+        raise _not_found("人员", officer_id)
+    return officer
+
+
+def _check_staff_no(unit_id: int, staff_no: str, exclude_id: int | None = None) -> None:
+    stmt = sa.select(Officer.id).where(Officer.unit_id == unit_id, Officer.staff_no == staff_no)
+    if exclude_id is not None:
+        stmt = stmt.where(Officer.id != exclude_id)
+    if db.session.scalar(stmt) is not None:
+        raise _duplicate("staff_no", staff_no, "本单位的警号/工号")
+
+
+def create_officer(*, unit: Unit, name: str, staff_no: str, position: str = "") -> Officer:
+    """Register an officer of `unit`."""
+    if not unit.is_active:
+        raise ApiError(409, "unit_inactive", "单位已停用，不能新增人员")
+    _check_staff_no(unit.id, staff_no)
+    officer = Officer(unit=unit, name=name, staff_no=staff_no, position=position)
+    db.session.add(officer)
+    db.session.flush()
+    record_audit("officer.create", object_type="officer", object_id=officer.id,
+                 unit_id=unit.id, details={"name": name, "staff_no": staff_no})
+    return officer
+
+
+def update_officer(officer: Officer, *, changes: dict[str, Any], new_unit: Unit | None) -> Officer:
+    """Change an officer's attributes or move them to another unit."""
+    before = {key: _plain(getattr(officer, key)) for key in changes}
+    target_unit_id = new_unit.id if new_unit is not None else officer.unit_id
+    if "staff_no" in changes or new_unit is not None:
+        _check_staff_no(target_unit_id, changes.get("staff_no", officer.staff_no), officer.id)
+    for key, value in changes.items():
+        if key != "unit_id":
+            setattr(officer, key, value)
+    if new_unit is not None:
+        officer.unit = new_unit
+    db.session.flush()
+    record_audit("officer.update", object_type="officer", object_id=officer.id,
+                 unit_id=officer.unit_id,
+                 details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
+    return officer
+
+
+def set_officer_active(officer: Officer, active: bool) -> Officer:
+    """Deactivate or reactivate an officer (never deleted)."""
+    if officer.is_active != active:
+        officer.is_active = active
+        db.session.flush()
+        record_audit("officer.activate" if active else "officer.deactivate",
+                     object_type="officer", object_id=officer.id, unit_id=officer.unit_id)
+    return officer
+
+
+# ---------------------------------------------------------------- staff accounts
+
+def get_staff(staff_id: int) -> StaffAccount:
+    account = db.session.get(StaffAccount, staff_id)
+    if account is None:
+        raise _not_found("工作人员账号", staff_id)
+    return account
+
+
+def find_staff_by_username(username: str) -> StaffAccount | None:
+    return db.session.scalar(
+        sa.select(StaffAccount).where(StaffAccount.username == username.strip().lower())
+    )
+
+
+def check_password_policy(password: str, field: str = "password") -> None:
+    """At least 8 characters with both letters and digits."""
+    if (len(password) < 8 or not any(c.isalpha() for c in password)
+            or not any(c.isdigit() for c in password)):
+        raise ApiError(422, "validation_error", "密码至少 8 位，且须同时包含字母和数字",
+                       {"fields": {field: ["密码至少 8 位，且须同时包含字母和数字"]}})
+
+
+def create_staff(
+    *, username: str, password: str, display_name: str, role: Role, unit: Unit
+) -> StaffAccount:
+    """Create a staff account; the username is case-insensitive."""
+    username = username.strip().lower()
+    if find_staff_by_username(username) is not None:
+        raise _duplicate("username", username, "用户名")
+    if not unit.is_active:
+        raise ApiError(409, "unit_inactive", "单位已停用，不能新增账号")
+    check_password_policy(password)
+    account = StaffAccount(username=username, password_hash=generate_password_hash(password),
+                           display_name=display_name, role=role, unit=unit)
+    db.session.add(account)
+    db.session.flush()
+    record_audit("staff.create", object_type="staff", object_id=account.id, unit_id=unit.id,
+                 details={"username": username, "role": role.value})
+    return account
+
+
+def update_staff(
+    account: StaffAccount, *, changes: dict[str, Any], new_unit: Unit | None
+) -> StaffAccount:
+    """Change display name, role or unit; a change of role or unit ends the account's tokens."""
+    before = {key: _plain(getattr(account, key)) for key in changes}
+    for key, value in changes.items():
+        if key != "unit_id":
+            setattr(account, key, value)
+    if new_unit is not None:
+        account.unit = new_unit
+    if ("role" in changes and before["role"] != _plain(account.role)) or new_unit is not None:
+        account.token_version += 1
+    db.session.flush()
+    record_audit("staff.update", object_type="staff", object_id=account.id,
+                 unit_id=account.unit_id,
+                 details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
+    return account
+
+
+def set_staff_active(account: StaffAccount, active: bool, *, actor_id: int | None) -> StaffAccount:
+    """Deactivate (ending every session) or reactivate a staff account."""
+    if not active and account.id == actor_id:
+        raise ApiError(409, "self_deactivation", "不能停用自己的账号")
+    if account.is_active != active:
+        account.is_active = active
+        account.token_version += 1
+        db.session.flush()
+        record_audit("staff.activate" if active else "staff.deactivate", object_type="staff",
+                     object_id=account.id, unit_id=account.unit_id)
+    return account
+
+
+def set_password(account: StaffAccount, *, new_password: str, by_admin: bool) -> StaffAccount:
+    """Set a new password; every token issued before stops working."""
+    check_password_policy(new_password, "new_password")
+    account.password_hash = generate_password_hash(new_password)
+    account.password_changed_at = utcnow()
+    account.token_version += 1
+    account.failed_login_count = 0
+    account.locked_until = None
+    db.session.flush()
+    record_audit("staff.password_reset" if by_admin else "staff.password_change",
+                 object_type="staff", object_id=account.id, unit_id=account.unit_id)
+    return account
+
+
+def verify_current_password(account: StaffAccount, password: str) -> None:
+    if not check_password_hash(account.password_hash, password):
+        raise ApiError(403, "wrong_password", "原密码不正确",
+                       {"fields": {"current_password": ["原密码不正确"]}})
+
+
+def end_sessions(account: StaffAccount) -> None:
+    """Sign out everywhere: every token of this account stops working."""
+    account.token_version += 1
+    db.session.flush()
+    record_audit("staff.logout", object_type="staff", object_id=account.id,
+                 unit_id=account.unit_id)
+
+
+@dataclass
+class SignIn:
+    account: StaffAccount | None
+    error: ApiError | None
+
+
+def authenticate_staff(*, username: str, password: str) -> SignIn:
+    """Check a username and password, counting failures and locking after too many.
+
+    The caller commits whatever the outcome, so failure counters and locks persist.
+    """
+    now = utcnow()
+    username = username.strip().lower()
+    account = db.session.scalar(
+        sa.select(StaffAccount).where(StaffAccount.username == username)
+        .with_for_update(of=StaffAccount)
+    )
+    wrong = ApiError(401, "invalid_credentials", "用户名或密码错误")
+    if account is None or not account.is_active:
+        check_password_hash(_DUMMY_HASH, password)
+        record_audit("staff.login_failed", object_type="staff", object_id=username[:64],
+                     unit_id=account.unit_id if account else None,
+                     details={"reason": "unknown_or_inactive"})
+        return SignIn(None, wrong)
+    if account.is_locked(now):
+        record_audit("staff.login_failed", object_type="staff", object_id=account.id,
+                     unit_id=account.unit_id, details={"reason": "locked"})
+        return SignIn(None, _locked(account))
+    if not check_password_hash(account.password_hash, password):
+        account.failed_login_count += 1
+        details: dict[str, Any] = {"reason": "wrong_password",
+                                   "failures": account.failed_login_count}
+        error = wrong
+        if account.failed_login_count >= current_app.config["LOGIN_MAX_FAILURES"]:
+            account.failed_login_count = 0
+            account.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            details["locked_until"] = account.locked_until.isoformat()
+            error = _locked(account)
+        db.session.flush()
+        record_audit("staff.login_failed", object_type="staff", object_id=account.id,
+                     unit_id=account.unit_id, details=details)
+        return SignIn(None, error)
+    account.failed_login_count = 0
+    account.locked_until = None
+    account.last_login_at = now
+    db.session.flush()
+    set_actor(staff_actor(account))
+    record_audit("staff.login", object_type="staff", object_id=account.id,
+                 unit_id=account.unit_id)
+    return SignIn(account, None)
+
+
+def _locked(account: StaffAccount) -> ApiError:
+    assert account.locked_until is not None
+    return ApiError(423, "account_locked", "密码错误次数过多，账号已临时锁定，请稍后再试",
+                    {"locked_until": account.locked_until.isoformat()})
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value

@@ -1,0 +1,86 @@
+"""Configuration read from the environment.
+
+`Config` is what `create_app()` uses; `create_app({...})` applies overrides on top (tests).
+Production (`PINGYI_ENV=production`) refuses to start with the development secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+class Config:
+    ENV = os.environ.get("PINGYI_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'pingyi.sqlite3'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
+
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
+
+    # Staff sign-in
+    STAFF_TOKEN_TTL_SECONDS = _env_int("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)
+    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
+
+    # WeChat (empty appid: WeChat features are off)
+    WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
+    WECHAT_APPID = os.environ.get("WECHAT_APPID", "")
+    WECHAT_SECRET = os.environ.get("WECHAT_SECRET", "")
+    WECHAT_CONNECT_TIMEOUT = float(os.environ.get("WECHAT_CONNECT_TIMEOUT", "3.05"))
+    WECHAT_READ_TIMEOUT = float(os.environ.get("WECHAT_READ_TIMEOUT", "10"))
+
+    TIMEZONE = "Asia/Shanghai"
+
+    # APIFlask / OpenAPI
+    TITLE = "评议 Pingyi API"
+    VERSION = "1.0"
+    DESCRIPTION = "群众扫码评议政法单位、问题线索闭环处置的接口。错误统一为 " \
+        '`{"error", "message", "details"}`。'
+    SECURITY_SCHEMES = {
+        "BearerAuth": {"type": "http", "scheme": "bearer", "description": "登录后获得的令牌"}
+    }
+    AUTO_404_RESPONSE = False
+    SUCCESS_DESCRIPTION = "成功"
+    VALIDATION_ERROR_DESCRIPTION = "请求参数有误"
+    NOT_FOUND_DESCRIPTION = "资源不存在"
+    JSON_SORT_KEYS = False
+
+    @classmethod
+    def check_production(cls, config: dict) -> None:
+        """Refuse to run production with development secrets."""
+        if config.get("ENV") != "production":
+            return
+        problems = []
+        if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
+            problems.append("SECRET_KEY 必须设置为至少 32 个字符的随机值")
+        if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            problems.append("生产环境必须通过 DATABASE_URL 使用 PostgreSQL")
+        if problems:
+            raise RuntimeError("生产配置不安全，拒绝启动：" + "；".join(problems))

@@ -1,0 +1,1 @@
+"""Evaluations: questionnaire, resident identity, rating submission, integrity rules, H5 page."""
