@@ -31,11 +31,17 @@ def _env_int(name: str, default: int) -> int:
 class Config:
     ENV = os.environ.get("PINGYI_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Keyed hashes of openids/device ids, and encryption of reporters' phone numbers.
+    # Unset in development: derived from SECRET_KEY. Required in production.
+    IDENTITY_HASH_KEY = os.environ.get("IDENTITY_HASH_KEY") or None
+    PHONE_ENCRYPTION_KEY = os.environ.get("PHONE_ENCRYPTION_KEY") or None  # Fernet key
 
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'pingyi.sqlite3'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {
+        "pool_pre_ping": os.environ.get("DB_POOL_PRE_PING", "1") != "0",
+    }
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
 
     REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -48,6 +54,24 @@ class Config:
     STAFF_TOKEN_TTL_SECONDS = _env_int("STAFF_TOKEN_TTL_SECONDS", 8 * 3600)
     LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+
+    # Residents and ratings
+    RESIDENT_TOKEN_TTL_SECONDS = _env_int("RESIDENT_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+    # One rating per resident per code per N days; 0 switches the rule off.
+    EVALUATION_PERIOD_DAYS = _env_int("EVALUATION_PERIOD_DAYS", 1)
+    BURST_WINDOW_SECONDS = _env_int("BURST_WINDOW_SECONDS", 600)
+    BURST_SAME_NETWORK_LIMIT = _env_int("BURST_SAME_NETWORK_LIMIT", 3)
+    BURST_CODE_PER_MINUTE = _env_int("BURST_CODE_PER_MINUTE", 20)
+    # How long a process may keep serving the questionnaire version it last read.
+    QUESTIONNAIRE_CACHE_SECONDS = _env_int("QUESTIONNAIRE_CACHE_SECONDS", 30)
+
+    # Rate limits (Flask-Limiter syntax), shared through Redis when REDIS_URL is set.
+    RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
+    RATE_LIMIT_RESIDENT = os.environ.get("RATE_LIMIT_RESIDENT", "20/hour;60/day")
+    RATE_LIMIT_ADDRESS = os.environ.get("RATE_LIMIT_ADDRESS", "300/hour")
+    RATE_LIMIT_SIGN_IN = os.environ.get("RATE_LIMIT_SIGN_IN", "30/minute")
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pingyi")
 
     # WeChat (empty appid: WeChat features are off)
     WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
@@ -57,6 +81,10 @@ class Config:
     WECHAT_READ_TIMEOUT = float(os.environ.get("WECHAT_READ_TIMEOUT", "10"))
 
     TIMEZONE = "Asia/Shanghai"
+
+    # QR rendering: a CJK font file (found through fontconfig when unset) and the cache folder
+    QR_FONT_PATH = os.environ.get("QR_FONT_PATH") or None
+    QR_CACHE_DIR = os.environ.get("QR_CACHE_DIR") or None  # default: instance/qr-cache
 
     # APIFlask / OpenAPI
     TITLE = "评议 Pingyi API"
@@ -80,6 +108,11 @@ class Config:
         problems = []
         if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
             problems.append("SECRET_KEY 必须设置为至少 32 个字符的随机值")
+        if not config.get("IDENTITY_HASH_KEY") or len(config["IDENTITY_HASH_KEY"]) < 32:
+            problems.append("IDENTITY_HASH_KEY 必须设置为至少 32 个字符的随机值"
+                            "（openid 的带密钥哈希）")
+        if not config.get("PHONE_ENCRYPTION_KEY"):
+            problems.append("PHONE_ENCRYPTION_KEY 必须设置（Fernet 密钥，用于加密举报人电话）")
         if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             problems.append("生产环境必须通过 DATABASE_URL 使用 PostgreSQL")
         if problems:

@@ -71,6 +71,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
 
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
+    from app.ratelimit import init_ratelimit
+
+    init_ratelimit(app)
     register_error_handlers(app)
     app.before_request(_refuse_unexpected_body_types)
     _register_blueprints(app)
@@ -79,6 +82,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
 
 
 def _refuse_unexpected_body_types() -> None:
+    """The JSON API takes JSON (and multipart uploads); the H5 pages take ordinary forms."""
+    if not request.path.startswith("/api/"):
+        return
     if request.method in ("POST", "PUT", "PATCH") and request.content_length:
         if request.mimetype not in _ACCEPTED_BODY_TYPES:
             raise ApiError(415, "unsupported_media_type", "请使用 application/json 提交",
@@ -86,14 +92,16 @@ def _refuse_unexpected_body_types() -> None:
 
 
 def _register_blueprints(app: APIFlask) -> None:
+    import evaluations
     import notifications
+    import qr
     from app import audit, health, scheduled, workdays  # noqa: F401  (scheduled: its jobs)
     from app.org import routes as org_routes
 
     for blueprint in (health.bp, org_routes.bp, audit.bp, workdays.bp):
         app.register_blueprint(blueprint)
     # The factory is the composition root: each feature package wires itself in.
-    for feature in (notifications,):
+    for feature in (qr, evaluations, notifications):
         feature.init_app(app)
 
 

@@ -45,6 +45,8 @@ def seed_demo_command() -> None:
                f"账号 {report.staff} 个。")
     click.echo(f"演示账号（密码均为 {DEMO_PASSWORD}）：" +
                "、".join(f"{s.username}（{s.role.label}）" for s in DEMO_STAFF))
+    for line in report.notes:
+        click.echo(line)
 
 
 @click.command("create-unit", help="新增单位；不给 --parent-code 时建立根单位（系统初始化用）。")

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from app import signals
 from app.extensions import db
 from app.org import service
 from app.org.models import Officer, Role, Unit, UnitKind
@@ -136,6 +137,7 @@ class SeedReport:
     units: int = 0
     officers: int = 0
     staff: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def seed_demo() -> SeedReport:
@@ -170,6 +172,8 @@ def seed_demo() -> SeedReport:
                                  display_name=staff.display_name, role=staff.role,
                                  unit=by_code[staff.unit_code])
             report.staff += 1
+    for _, lines in signals.demo_city_seeded.send(report, units=by_code):
+        report.notes.extend(lines or [])
     return report
 
 

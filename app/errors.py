@@ -8,6 +8,7 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError, _ValidationError
 from flask import Response, jsonify
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -104,6 +105,13 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(HTTPException)
     def _werkzeug_error(error: HTTPException) -> Response:
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        if isinstance(error, RateLimitExceeded):
+            from app.ratelimit import retry_after_seconds
+
+            seconds = retry_after_seconds()
+            return error_response(429, "rate_limited", f"请求过于频繁，请 {seconds} 秒后再试",
+                                  {"limit": str(error.limit.limit), "retry_after": seconds},
+                                  {"Retry-After": str(seconds)})
         return error_response(error.code or 500, headers=headers)
 
     @app.errorhandler(ApiError)

@@ -45,6 +45,8 @@ def base_config(database_url: str) -> dict[str, Any]:
         "PUBLIC_BASE_URL": "http://pingyi.test",
         "WECHAT_APPID": "",
         "REDIS_URL": None,
+        # Cheap hashes keep the many staff accounts tests create fast; production uses scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 
@@ -115,7 +117,8 @@ class TestDatabase:
 
     kind: str
     template: str  # sqlite: the template file; postgresql: the database URL
-    calendar_rows: list[dict[str, Any]] = field(default_factory=list)
+    # postgresql: the rows migrations seed (calendar, questionnaire), restored after each wipe
+    seeded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     engine: sa.Engine | None = None
 
     def fresh_url(self, tmp_path: Path) -> str:
@@ -138,11 +141,25 @@ class TestDatabase:
             conn.exec_driver_sql(
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
             conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER USER")
-            if self.calendar_rows:
-                conn.execute(sa.text(
-                    "INSERT INTO calendar_days (day, is_working, name, source, updated_at) "
-                    "VALUES (:day, :is_working, :name, :source, :updated_at)"),
-                    self.calendar_rows)
+            metadata = sa.MetaData()
+            for table, rows in self.seeded.items():
+                conn.execute(sa.Table(table, metadata, autoload_with=conn).insert(), rows)
+                if "id" in rows[0]:
+                    conn.execute(sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM \"{table}\"))"))
+
+
+def seeded_rows(engine: sa.Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every row the migrations wrote, by table."""
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    with engine.connect() as conn:
+        return {
+            name: rows for name, table in metadata.tables.items()
+            if name != "alembic_version"
+            and (rows := [dict(r._mapping) for r in conn.execute(sa.select(table))])
+        }
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -165,10 +182,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     try:
         migrate_database(url)
         engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(sa.text(
-                "SELECT day, is_working, name, source, updated_at FROM calendar_days"))]
-        yield TestDatabase("postgresql", url, rows, engine)
+        yield TestDatabase("postgresql", url, seeded_rows(engine), engine)
         engine.dispose()
     finally:
         drop_postgres_database(admin_url, name)

@@ -122,6 +122,8 @@ class StaffAccount(TimestampMixin, db.Model):
     token_version: Mapped[int] = mapped_column(default=1)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Keyed hash of the staff member's WeChat openid once bound: they cannot rate their unit.
+    openid_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     unit: Mapped[Unit] = relationship(lazy="joined")
 

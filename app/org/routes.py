@@ -7,6 +7,7 @@ from apiflask import APIBlueprint
 from flask import current_app
 
 from app.auth import current_staff, ensure_in_scope, staff_required, staff_token
+from app.crypto import hash_identity
 from app.extensions import db
 from app.org import service
 from app.org.models import Officer, Role, StaffAccount, Unit, subtree_ids
@@ -30,8 +31,11 @@ from app.org.schemas import (
     UnitPage,
     UnitPatch,
     UnitQuery,
+    WeChatBindIn,
 )
+from app.ratelimit import address_key, configured, limiter
 from app.schemas import paginate
+from app.wechat.login import openid_for_code
 
 bp = APIBlueprint("org", __name__, url_prefix="/api/v1", tag="组织与账号")
 
@@ -253,6 +257,18 @@ def change_my_password(body: PasswordChange):
     return _session_body(account)
 
 
+@bp.post("/staff/me/wechat")
+@staff_required()
+@bp.input(WeChatBindIn, arg_name="body")
+@bp.output(StaffOut)
+def bind_my_wechat(body: WeChatBindIn):
+    """绑定本人微信：绑定后不能用该微信评价本单位及下级单位"""
+    account = current_staff()
+    service.bind_wechat(account, identity_hash=hash_identity("wechat", openid_for_code(body.code)))
+    db.session.commit()
+    return account
+
+
 @bp.get("/staff/<int:staff_id>")
 @staff_required(Role.ADMIN, scope=_unit_of_staff)
 @bp.output(StaffOut)
@@ -322,6 +338,7 @@ def _session_body(account: StaffAccount) -> dict:
 
 
 @bp.post("/staff/session")
+@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
 @bp.input(SessionIn, arg_name="body")
 @bp.output(SessionOut)
 @bp.doc(responses={401: "用户名或密码错误", 423: "账号已临时锁定"})

@@ -179,3 +179,8 @@ class SessionOut(Schema):
     role: Role
     unit: SessionUnit
     display_name: str
+
+
+class WeChatBindIn(Schema):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="小程序 wx.login 得到的 code")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,8 +19,16 @@ from app.errors import ApiError
 from app.extensions import db
 from app.org.models import Officer, Role, StaffAccount, Unit, UnitKind, subtree_filter
 
-# Checked against when the username is unknown, so a miss costs as much as a hit.
-_DUMMY_HASH = generate_password_hash("pingyi-timing-equaliser")
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Checked against when the username is unknown, so a miss costs as much as a hit."""
+    return generate_password_hash("pingyi-timing-equaliser", method=method)
+
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def _not_found(what: str, ident: object) -> ApiError:
@@ -171,9 +180,12 @@ def update_officer(officer: Officer, *, changes: dict[str, Any], new_unit: Unit 
     for key, value in changes.items():
         if key != "unit_id":
             setattr(officer, key, value)
+    moved = new_unit is not None and new_unit.id != officer.unit_id
     if new_unit is not None:
         officer.unit = new_unit
     db.session.flush()
+    if moved:
+        signals.officer_transferred.send(officer)
     record_audit("officer.update", object_type="officer", object_id=officer.id,
                  unit_id=officer.unit_id,
                  details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
@@ -187,6 +199,8 @@ def set_officer_active(officer: Officer, active: bool) -> Officer:
         db.session.flush()
         record_audit("officer.activate" if active else "officer.deactivate",
                      object_type="officer", object_id=officer.id, unit_id=officer.unit_id)
+        if not active:
+            signals.officer_deactivated.send(officer)
     return officer
 
 
@@ -223,7 +237,7 @@ def create_staff(
     if not unit.is_active:
         raise ApiError(409, "unit_inactive", "单位已停用，不能新增账号")
     check_password_policy(password)
-    account = StaffAccount(username=username, password_hash=generate_password_hash(password),
+    account = StaffAccount(username=username, password_hash=_hash(password),
                            display_name=display_name, role=role, unit=unit)
     db.session.add(account)
     db.session.flush()
@@ -267,7 +281,7 @@ def set_staff_active(account: StaffAccount, active: bool, *, actor_id: int | Non
 def set_password(account: StaffAccount, *, new_password: str, by_admin: bool) -> StaffAccount:
     """Set a new password; every token issued before stops working."""
     check_password_policy(new_password, "new_password")
-    account.password_hash = generate_password_hash(new_password)
+    account.password_hash = _hash(new_password)
     account.password_changed_at = utcnow()
     account.token_version += 1
     account.failed_login_count = 0
@@ -282,6 +296,19 @@ def verify_current_password(account: StaffAccount, password: str) -> None:
     if not check_password_hash(account.password_hash, password):
         raise ApiError(403, "wrong_password", "原密码不正确",
                        {"fields": {"current_password": ["原密码不正确"]}})
+
+
+def bind_wechat(account: StaffAccount, *, identity_hash: str) -> StaffAccount:
+    """Record the staff member's WeChat (as a keyed hash): they may not rate their own unit."""
+    holder = db.session.scalar(sa.select(StaffAccount).where(
+        StaffAccount.openid_hash == identity_hash, StaffAccount.id != account.id))
+    if holder is not None:
+        raise ApiError(409, "duplicate", "该微信已绑定到另一个工作人员账号")
+    account.openid_hash = identity_hash
+    db.session.flush()
+    record_audit("staff.bind_wechat", object_type="staff", object_id=account.id,
+                 unit_id=account.unit_id)
+    return account
 
 
 def end_sessions(account: StaffAccount) -> None:
@@ -311,7 +338,7 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
     )
     wrong = ApiError(401, "invalid_credentials", "用户名或密码错误")
     if account is None or not account.is_active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         record_audit("staff.login_failed", object_type="staff", object_id=username[:64],
                      unit_id=account.unit_id if account else None,
                      details={"reason": "unknown_or_inactive"})

@@ -17,7 +17,9 @@ import pytest
 from app import create_app
 from app.org.models import Role
 from tests.conftest import base_config
+from tests.evaluations.helpers import use_sandbox
 from tests.factories import PASSWORD, bearer, make_city, make_officer, make_staff, make_unit
+from tests.qr.factories import make_code
 
 # Endpoints anyone may call (no staff rule by design).
 PUBLIC = {
@@ -27,6 +29,15 @@ PUBLIC = {
     "GET /docs/oauth2-redirect",
     "GET /docs-assets/<path:filename>",
     "POST /api/v1/staff/session",
+    "GET /api/v1/scan/<token>",
+    "POST /api/v1/auth/wechat",
+    "POST /api/v1/auth/h5",
+    "GET /q/<token>",
+    "POST /q/<token>",
+}
+# Endpoints for residents (their own bearer token); staff tokens are refused there.
+RESIDENT = {
+    "POST /api/v1/evaluations",
 }
 
 _serial = itertools.count(1)
@@ -39,6 +50,8 @@ class World:
     units: dict[str, Any]
     officer_in: Any
     officer_out: Any
+    code_in: Any
+    code_out: Any
     staff_in: Any
     staff_out: Any
     leaf_in: Any
@@ -126,11 +139,45 @@ CASES: dict[str, Case] = {
         lambda w: "/api/v1/calendar/2026-12-31",
         body=lambda w: {"is_working": False, "name": "测试放假"}),
     "DELETE /api/v1/calendar/<day>": Case(lambda w: "/api/v1/calendar/2026-10-01", status=204),
+    "POST /api/v1/staff/me/wechat": Case(
+        lambda w: "/api/v1/staff/me/wechat", body=lambda w: {"code": f"staff{next(_serial)}~1"}),
+    "POST /api/v1/qr-codes": Case(
+        lambda w: "/api/v1/qr-codes", status=201,
+        body=lambda w: {"unit_id": w.units["station_a"].id, "label": f"窗口{next(_serial)}"}),
+    "GET /api/v1/qr-codes": Case(lambda w: "/api/v1/qr-codes"),
+    "GET /api/v1/qr-codes/<int:code_id>": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}"),
+    "POST /api/v1/qr-codes/<int:code_id>/revoke": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}/revoke",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}/revoke", body=lambda w: {}),
+    "POST /api/v1/qr-codes/<int:code_id>/rotate": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}/rotate",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}/rotate", status=201),
+    "POST /api/v1/units/<int:unit_id>/qr-codes/rotate": Case(
+        lambda w: f"/api/v1/units/{w.units['station_a'].id}/qr-codes/rotate",
+        lambda w: f"/api/v1/units/{w.units['station_b'].id}/qr-codes/rotate", status=201),
+    "GET /api/v1/qr-codes/<int:code_id>/image": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}/image",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}/image"),
+    "GET /api/v1/qr-codes/<int:code_id>/poster": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}/poster",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}/poster"),
+    "GET /api/v1/qr-codes/<int:code_id>/wxacode": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}/wxacode",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}/wxacode"),
+    "GET /api/v1/qr-codes/<int:code_id>/scans": Case(
+        lambda w: f"/api/v1/qr-codes/{w.code_in.id}/scans?since=2026-01-01&until=2026-12-31",
+        lambda w: f"/api/v1/qr-codes/{w.code_out.id}/scans?since=2026-01-01&until=2026-12-31"),
+    "GET /api/v1/qr-codes/export": Case(
+        lambda w: f"/api/v1/qr-codes/export?unit_id={w.units['station_a'].id}&format=zip",
+        lambda w: f"/api/v1/qr-codes/export?unit_id={w.units['station_b'].id}&format=zip"),
 }
 
 
 def discover_endpoints() -> dict[str, Any]:
-    """Every METHOD + rule of the app with its view's access rule (None when public)."""
+    """Every METHOD + rule of the app with its view's access rule ("resident" for resident
+    endpoints, None when public)."""
     app = create_app(base_config("sqlite://"))
     found = {}
     for rule in app.url_map.iter_rules():
@@ -138,17 +185,33 @@ def discover_endpoints() -> dict[str, Any]:
             continue
         view = app.view_functions[rule.endpoint]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found[f"{method} {rule.rule}"] = getattr(view, "access_rule", None)
+            found[f"{method} {rule.rule}"] = getattr(view, "access_rule", None) or (
+                "resident" if getattr(view, "resident_only", False) else None)
     return found
 
 
 ENDPOINTS = discover_endpoints()
-STAFF_ENDPOINTS = sorted(key for key, rule in ENDPOINTS.items() if rule is not None)
+STAFF_ENDPOINTS = sorted(key for key, rule in ENDPOINTS.items()
+                         if rule is not None and rule != "resident")
 
 
 def test_every_endpoint_is_public_by_design_or_has_a_rule():
     unruled = sorted(key for key, rule in ENDPOINTS.items() if rule is None and key not in PUBLIC)
     assert unruled == [], f"这些接口没有访问规则：{unruled}"
+
+
+def test_resident_endpoints_are_exactly_the_known_ones():
+    assert {key for key, rule in ENDPOINTS.items() if rule == "resident"} == RESIDENT
+
+
+@pytest.mark.parametrize("endpoint", sorted(RESIDENT))
+def test_resident_endpoints_refuse_anonymous_and_staff(app, client, endpoint):
+    method, path = endpoint.split(" ", 1)
+    city = make_city(app)
+    staff = make_staff(app, Role.ADMIN, city["city"])
+    assert client.open(path, method=method, json={}).status_code == 401
+    assert client.open(path, method=method, json={}, headers=bearer(app, staff)
+                       ).status_code == 401
 
 
 def test_every_staff_endpoint_has_a_case():
@@ -157,12 +220,15 @@ def test_every_staff_endpoint_has_a_case():
 
 
 @pytest.fixture
-def world(app) -> World:
+def world(app, wechat_sandbox) -> World:
+    use_sandbox(app, wechat_sandbox)
     units = make_city(app)
     return World(
         units=units,
         officer_in=make_officer(app, units["station_a"]),
         officer_out=make_officer(app, units["station_b"]),
+        code_in=make_code(app, units["station_a"]),
+        code_out=make_code(app, units["station_b"]),
         staff_in=make_staff(app, Role.VERIFIER, units["station_a"]),
         staff_out=make_staff(app, Role.VERIFIER, units["station_b"]),
         leaf_in=make_unit(app, parent=units["station_a"]),

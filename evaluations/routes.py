@@ -1,0 +1,109 @@
+"""Resident-facing endpoints: sign-in, resolving a scanned code, rating."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import request
+
+from app.errors import ApiError
+from app.extensions import db
+from app.ratelimit import address_key, bearer_key, configured, limiter
+from evaluations import service
+from evaluations.identity import (
+    current_resident,
+    h5_sign_in,
+    resident_id_from_token,
+    resident_required,
+    resident_token,
+    wechat_sign_in,
+)
+from evaluations.questionnaire import categories_body, current_questionnaire, questionnaire_body
+from evaluations.schemas import (
+    EvaluationIn,
+    EvaluationOut,
+    ResidentTokenOut,
+    ScanOut,
+    WeChatSignIn,
+)
+from qr.models import QRCode
+from qr.service import count_scan, resolve_token
+
+bp = APIBlueprint("evaluations", __name__, url_prefix="/api/v1", tag="扫码评价")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def scan_body(code: QRCode) -> dict:
+    """What a resident sees after scanning: who is rated, the questions, the categories."""
+    unit, officer = code.unit, code.officer
+    return {
+        "unit": {"id": unit.id, "name": unit.name, "kind": unit.kind,
+                 "kind_label": unit.kind.label, "address": unit.address},
+        "officer": officer,
+        "location": code.label,
+        "questionnaire": questionnaire_body(current_questionnaire(unit.kind)),
+        "categories": categories_body(),
+    }
+
+
+@bp.get("/scan/<token>")
+@bp.output(ScanOut)
+@bp.doc(responses={404: "二维码不存在", 410: "二维码已停用（details.current 为单位现在的二维码）"})
+def scan(token: str):
+    """扫码：返回被评价的单位、人员、窗口、问卷和线索类别（按天计数，不记录扫码人）"""
+    code = resolve_token(token)
+    count_scan(code)
+    body = scan_body(code)
+    db.session.commit()
+    return body
+
+
+@bp.post("/auth/wechat")
+@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
+@bp.input(WeChatSignIn, arg_name="body")
+@bp.output(ResidentTokenOut)
+@bp.doc(responses={401: "登录凭证无效", 503: "微信繁忙或未配置"})
+def sign_in_wechat(body: WeChatSignIn):
+    """小程序登录：wx.login 的 code 换取本系统令牌（openid 只保存带密钥的哈希）"""
+    resident = wechat_sign_in(body.code)
+    db.session.commit()
+    return resident_token(resident)
+
+
+@bp.post("/auth/h5")
+@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
+@bp.output(ResidentTokenOut)
+def sign_in_h5():
+    """微信外的浏览器：领取一个匿名设备身份的令牌（评价记为 h5 渠道）"""
+    resident = h5_sign_in()
+    db.session.commit()
+    return resident_token(resident)
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 100 or not key.isascii() or not key.isprintable():
+        raise ApiError(422, "validation_error", "Idempotency-Key 须为 1–100 个可打印 ASCII 字符",
+                       {"location": "headers", "fields": {IDEMPOTENCY_HEADER: ["格式不正确"]}})
+    return key
+
+
+@bp.post("/evaluations")
+@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=address_key, scope="rate-address")
+@limiter.limit(configured("RATE_LIMIT_RESIDENT"), key_func=bearer_key(resident_id_from_token),
+               scope="rate-resident")
+@resident_required
+@bp.input(EvaluationIn, arg_name="body")
+@bp.output(EvaluationOut, status_code=201)
+@bp.doc(responses={409: "今天已评价过该二维码，或相同 Idempotency-Key 的请求正在处理",
+                   410: "二维码已停用", 429: "请求过于频繁"})
+def submit(body: EvaluationIn):
+    """提交评价（可附问题线索）。请求头 Idempotency-Key 使重试安全：同键同内容返回首次结果。"""
+    resident = current_resident()
+    result = service.submit_evaluation(
+        resident=resident, body=body, client_addr=request.remote_addr or "",
+        idempotency_key=_idempotency_key())
+    db.session.commit()
+    return result.body, result.status, {"Idempotent-Replayed": "true"} if result.replayed else {}

@@ -1,0 +1,255 @@
+"""Rating submission and its integrity rules, all enforced here on the server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app import signals
+from app.clock import local_date, utcnow
+from app.crypto import encrypt_text, hash_identity
+from app.db import UTCDateTime
+from app.errors import ApiError
+from app.extensions import db
+from app.org.models import Officer, StaffAccount, Unit, UnitKind
+from evaluations.identity import Channel, Resident, ResidentIdentity
+from evaluations.models import Evaluation, IdempotencyKey
+from evaluations.questionnaire import QuestionnaireVersion, current_questionnaire
+from evaluations.schemas import EvaluationIn
+from qr.service import resolve_token
+
+# WeChat entry scenes for a code recognised from a photo in the album rather than scanned live.
+ALBUM_SCENES = frozenset({1013, 1049})
+FLAG_LABELS = {
+    "album_scan": "从相册识别二维码进入，而非现场扫码",
+    "burst_same_network": "同一网络短时间内多次评价同一单位",
+    "burst_code": "同一二维码短时间内评价数量异常",
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The answer to a rating request: a fresh one, or the first one replayed."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def _field_error(field: str, message: str) -> ApiError:
+    return ApiError(422, "validation_error", f"请求参数有误：{field}（{message}）",
+                    {"location": "json", "fields": {field: [message]}})
+
+
+# ---------------------------------------------------------------- idempotency
+
+def _request_hash(body: EvaluationIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _claim_key(resident: ResidentIdentity, key: str, request_hash: str) -> Submission | None:
+    """Replay a finished request with this key, refuse a different body or one in flight.
+
+    PostgreSQL: a transaction-scoped advisory lock on (resident, key) marks the request in
+    flight; a concurrent twin fails to take it and gets 409. SQLite: write transactions are
+    serial (BEGIN IMMEDIATE), so the twin waits and then finds the stored answer.
+    """
+    if db.engine.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"idem:{resident.id}:{key}".encode()).digest()
+        lock_id = int.from_bytes(digest[:8], "big", signed=True)
+        if not db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id))):
+            raise ApiError(409, "idempotency_in_flight",
+                           "相同 Idempotency-Key 的请求正在处理中，请稍后重试")
+    stored = db.session.scalar(sa.select(IdempotencyKey).where(
+        IdempotencyKey.resident_id == resident.id, IdempotencyKey.key == key))
+    if stored is None:
+        return None
+    if stored.request_hash != request_hash:
+        raise ApiError(422, "idempotency_key_reused",
+                       "Idempotency-Key 已用于另一个不同的请求，请换一个新的键",
+                       {"key": key})
+    return Submission(stored.status_code, stored.response, replayed=True)
+
+
+# ---------------------------------------------------------------- the rules
+
+def rating_period_start(day: date) -> date | None:
+    """First day of the rating period containing `day` (None: no limit configured)."""
+    days = current_app.config["EVALUATION_PERIOD_DAYS"]
+    if days <= 0:
+        return None
+    return date.fromordinal(day.toordinal() - day.toordinal() % days)
+
+
+def _officer_for(code: ScannedCode, officer_id: int | None, field: str) -> int | None:
+    """The officer a rating or clue concerns: the code's own, or one named from its unit."""
+    if officer_id is None:
+        return code.officer_id
+    officer = db.session.get(Officer, officer_id)
+    if officer is None or officer.unit_id != code.unit_id or not officer.is_active:
+        raise _field_error(field, "该人员不属于被评价的单位")
+    if code.officer_id is not None and officer.id != code.officer_id:
+        raise _field_error(field, "人员码只能评价码上的人员")
+    return officer.id
+
+
+def _check_answers(body: EvaluationIn, questionnaire: QuestionnaireVersion) -> None:
+    unknown = set(body.dimensions or {}) - questionnaire.dimension_keys
+    if unknown:
+        raise _field_error("dimensions", f"问卷中没有这些维度：{'、'.join(sorted(unknown))}")
+    allowed = set(questionnaire.reasons_for(body.level))
+    wrong = [reason for reason in body.reasons or [] if reason not in allowed]
+    if wrong:
+        raise _field_error("reasons", f"这些原因不适用于所选等级：{'、'.join(wrong)}")
+
+
+def _refuse_own_unit(resident: ResidentIdentity, unit_path: str) -> None:
+    """Staff who bound their WeChat cannot rate their own unit (or one under it)."""
+    if resident.channel is not Channel.WECHAT:
+        return
+    staff_unit_path = db.session.scalar(
+        sa.select(Unit.path).join(StaffAccount, StaffAccount.unit_id == Unit.id)
+        .join(Resident, Resident.identity_hash == StaffAccount.openid_hash)
+        .where(Resident.id == resident.id, StaffAccount.is_active))
+    if staff_unit_path is not None and unit_path.startswith(staff_unit_path):
+        raise ApiError(403, "own_unit", "工作人员不能评价本单位")
+
+
+@dataclass(frozen=True)
+class ScannedCode:
+    """What the rating needs to know about the scanned code, read in one round trip."""
+
+    id: int
+    unit_id: int
+    officer_id: int | None
+    unit_kind: UnitKind
+    unit_path: str
+    same_network: int  # ratings of this unit from this network within the burst window
+    on_code: int  # ratings through this code within the last minute
+
+
+# The hot path of every rating: the code, its unit and both burst counts in one statement
+# (a prebuilt text statement also skips SQLAlchemy's per-call statement building).
+_SCAN = sa.text("""
+    SELECT c.id, c.unit_id, c.officer_id, u.kind AS unit_kind, u.path AS unit_path,
+           (SELECT count(*) FROM evaluations e
+             WHERE e.unit_id = c.unit_id AND e.client_hash = :client_hash
+               AND e.created_at >= :window_start) AS same_network,
+           (SELECT count(*) FROM evaluations e
+             WHERE e.qr_code_id = c.id AND e.created_at >= :minute_ago) AS on_code
+      FROM qr_codes c JOIN units u ON u.id = c.unit_id
+     WHERE c.token = :token AND c.status = 'active'
+""").bindparams(sa.bindparam("window_start", type_=UTCDateTime()),
+                sa.bindparam("minute_ago", type_=UTCDateTime()))
+
+
+# A prebuilt Core insert: the hot path skips the unit of work and statement building.
+_INSERT = sa.insert(Evaluation.__table__).returning(Evaluation.__table__.c.id)
+
+
+def _scan(token: str, *, client_hash: str, now: datetime) -> ScannedCode:
+    window = timedelta(seconds=current_app.config["BURST_WINDOW_SECONDS"])
+    row = db.session.connection().execute(_SCAN, {
+        "token": token, "client_hash": client_hash, "window_start": now - window,
+        "minute_ago": now - timedelta(minutes=1)}).first()
+    if row is None:
+        resolve_token(token)  # answers 404 or 410 (with the unit's current code)
+        raise AssertionError("an active code was not found")  # pragma: no cover
+    return ScannedCode(row.id, row.unit_id, row.officer_id, UnitKind(row.unit_kind),
+                       row.unit_path, row.same_network, row.on_code)
+
+
+def _flags(code: ScannedCode, scene: int | None) -> list[str]:
+    config = current_app.config
+    flags = []
+    if scene in ALBUM_SCENES:
+        flags.append("album_scan")
+    if code.same_network >= config["BURST_SAME_NETWORK_LIMIT"]:
+        flags.append("burst_same_network")
+    if code.on_code >= config["BURST_CODE_PER_MINUTE"]:
+        flags.append("burst_code")
+    return flags
+
+
+def _clue_payload(body: EvaluationIn) -> dict[str, Any] | None:
+    if body.clue is None:
+        return None
+    payload = body.clue.model_dump(mode="json")
+    if payload.get("phone"):
+        payload["phone"] = encrypt_text(payload["phone"])
+        payload["phone_encrypted"] = True
+    return payload
+
+
+# ---------------------------------------------------------------- submission
+
+def submit_evaluation(*, resident: ResidentIdentity, body: EvaluationIn, client_addr: str,
+                      idempotency_key: str | None = None) -> Submission:
+    """Record a rating (and the clue it carries) under every integrity rule."""
+    request_hash = _request_hash(body) if idempotency_key else ""
+    if idempotency_key:
+        replay = _claim_key(resident, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+    now = utcnow()
+    client_hash = hash_identity("addr", client_addr)
+    code = _scan(body.qr_token, client_hash=client_hash, now=now)
+    _refuse_own_unit(resident, code.unit_path)
+    questionnaire = current_questionnaire(code.unit_kind)
+    _check_answers(body, questionnaire)
+    officer_id = _officer_for(code, body.officer_id, "officer_id")
+    if body.clue is not None:
+        _officer_for(code, body.clue.officer_id, "clue.officer_id")
+
+    today = local_date(now)
+    period_start = rating_period_start(today)
+    flags = _flags(code, body.scene)
+    values = dict(
+        resident_id=resident.id, qr_code_id=code.id, unit_id=code.unit_id,
+        officer_id=officer_id, questionnaire_id=questionnaire.id,
+        level=body.level, dimensions=body.dimensions or {}, reasons=body.reasons or [],
+        comment=body.comment or "", channel=resident.channel, entry_scene=body.scene,
+        scanned_at=(datetime.fromtimestamp(body.scancode_time, UTC)
+                    if body.scancode_time else None),
+        created_at=now, local_day=today, period_start=period_start, client_hash=client_hash,
+        flags=flags, is_excluded=bool(flags),
+    )
+    try:
+        # The unique (resident, code, period) constraint is the one-rating rule: no read
+        # first, so twin requests cannot both pass it.
+        evaluation_id = db.session.connection().execute(_INSERT, values).scalar_one()
+    except IntegrityError as exc:
+        raise _already_rated(period_start) from exc
+
+    clue_summary = None
+    if body.clue is not None:
+        evaluation = db.session.get(Evaluation, evaluation_id)
+        answers = [value for _, value in signals.evaluation_submitted.send(
+            evaluation, clue=body.clue) if value is not None]
+        if answers:
+            clue_summary = answers[0]
+        else:
+            evaluation.clue_payload = _clue_payload(body)
+            clue_summary = {"tracking_no": None, "status": "submitted", "due_at": None}
+    result = Submission(201, {"id": evaluation_id, "clue": clue_summary})
+    if idempotency_key:
+        db.session.add(IdempotencyKey(resident_id=resident.id, key=idempotency_key,
+                                      request_hash=request_hash, status_code=result.status,
+                                      response=result.body))
+    db.session.flush()
+    return result
+
+
+def _already_rated(period_start: date | None) -> ApiError:
+    days = current_app.config["EVALUATION_PERIOD_DAYS"]
+    next_day = period_start + timedelta(days=days) if period_start else None
+    return ApiError(409, "already_rated", "您已评价过该二维码，感谢您的参与",
+                    {"next_allowed_on": next_day.isoformat() if next_day else None})

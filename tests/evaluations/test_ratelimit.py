@@ -1,0 +1,90 @@
+"""Rate limits per resident and per address; shared by every worker through Redis."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+
+import pytest
+import redis
+import requests
+
+from tests.app.test_errors import assert_error_shape
+from tests.conftest import service_missing
+from tests.evaluations.helpers import h5_resident, rate
+from tests.factories import make_city, make_unit
+from tests.fixtures.servers import OUTPUT, gunicorn_server
+from tests.qr.factories import make_code
+
+
+def test_resident_limit_answers_429_in_the_error_shape(app, client):
+    app.config["RATE_LIMIT_RESIDENT"] = "3/minute"
+    city = make_city(app)
+    codes = [make_code(app, make_unit(app, parent=city["station_a"])) for _ in range(5)]
+    resident = h5_resident(client)
+    statuses = [rate(client, resident, code.token).status_code for code in codes[:3]]
+    assert statuses == [201, 201, 201]
+    limited = rate(client, resident, codes[3].token)
+    body = assert_error_shape(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert body["details"]["retry_after"] == int(limited.headers["Retry-After"])
+    # Another resident is not held back by the first one's limit.
+    assert rate(client, h5_resident(client), codes[4].token).status_code == 201
+
+
+def test_address_limit_holds_across_residents(app, client):
+    app.config["RATE_LIMIT_ADDRESS"] = "2/minute"
+    city = make_city(app)
+    code = make_code(app, city["station_a"])
+    assert rate(client, h5_resident(client), code.token).status_code == 201
+    assert rate(client, h5_resident(client), code.token).status_code == 201
+    assert_error_shape(rate(client, h5_resident(client), code.token), 429)
+    other = {"REMOTE_ADDR": "198.51.100.20"}
+    response = client.post("/api/v1/evaluations", headers=h5_resident(client),
+                           json={"qr_token": code.token, "level": 5}, environ_base=other)
+    assert response.status_code == 201
+
+
+def _redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        service_missing("未设置 TEST_REDIS_URL，跳过需要 Redis 的测试")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis 不可用（{url}）：{exc}")
+    return url
+
+
+def test_two_gunicorn_workers_share_the_limit_through_redis(app, database_url):
+    redis_url = _redis_url()
+    city = make_city(app)
+    codes = [make_code(app, make_unit(app, parent=city["station_a"])) for _ in range(16)]
+    env = {"REDIS_URL": redis_url, "RATE_LIMIT_RESIDENT": "4/minute",
+           "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    with gunicorn_server(database_url, workers=2, threads=4, env=env, log_name="ratelimit",
+                         extra_args=["--reuse-port", "--access-logfile", "-",
+                                     "--access-logformat", "pid=%(p)s status=%(s)s"]) as base:
+        token = requests.post(f"{base}/api/v1/auth/h5", timeout=10).json()["token"]
+        statuses: list[int] = []
+
+        def send(qr_token: str) -> None:
+            response = requests.post(f"{base}/api/v1/evaluations", timeout=30,
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Connection": "close"},
+                                     json={"qr_token": qr_token, "level": 5})
+            statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=send, args=(c.token,)) for c in codes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    log = (OUTPUT / "ratelimit.log").read_text()
+    pids = set(re.findall(r"pid=<(\d+)> status=(?:201|429)", log)) or set(
+        re.findall(r"pid=(\d+) status=(?:201|429)", log))
+    assert sorted(statuses) == [201] * 4 + [429] * 12, statuses
+    if len(pids) < 2:
+        pytest.fail(f"请求只到达了一个工作进程（{pids}），无法证明限流跨进程共享")
