@@ -6,6 +6,7 @@ Production (`PINGYI_ENV=production`) refuses to start with the development secre
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def normalize_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -66,6 +67,57 @@ class Config:
     # How long a process may keep serving the questionnaire version it last read.
     QUESTIONNAIRE_CACHE_SECONDS = _env_int("QUESTIONNAIRE_CACHE_SECONDS", 30)
 
+    # Clue deadlines in working days per stage, verification overridable per category
+    # (e.g. CLUE_VERIFICATION_DAYS='{"integrity": 20}'); windows in calendar days.
+    CLUE_DEADLINE_DAYS = {"screening": 2, "verification": 15, "review": 3, "appeal": 3}
+    CLUE_VERIFICATION_DAYS = json.loads(os.environ.get("CLUE_VERIFICATION_DAYS", "{}"))
+    CLUE_RERATING_WINDOW_DAYS = _env_int("CLUE_RERATING_WINDOW_DAYS", 7)
+    CLUE_APPEAL_WINDOW_DAYS = _env_int("CLUE_APPEAL_WINDOW_DAYS", 7)
+    CLUE_EXTENSION_MAX_DAYS = _env_int("CLUE_EXTENSION_MAX_DAYS", 15)
+    # High-frequency warning: ≥ N different reporters about one target, or ≥ N clues from one
+    # reporter about one target, within the window.
+    WARNING_WINDOW_DAYS = _env_int("WARNING_WINDOW_DAYS", 30)
+    WARNING_DISTINCT_REPORTERS = _env_int("WARNING_DISTINCT_REPORTERS", 3)
+    WARNING_REPEAT_REPORTS = _env_int("WARNING_REPEAT_REPORTS", 3)
+    DUPLICATE_WINDOW_DAYS = _env_int("DUPLICATE_WINDOW_DAYS", 30)
+    # Rankings: a unit needs this many ratings / finished verifications to be ranked.
+    RANKING_MIN_EVALUATIONS = _env_int("RANKING_MIN_EVALUATIONS", 10)
+    RANKING_MIN_STAGES = _env_int("RANKING_MIN_STAGES", 3)
+    # Letters: who signs them (default: the root unit) and how long a unit has to answer a
+    # supervision letter before it escalates.
+    LETTER_ISSUER = os.environ.get("LETTER_ISSUER") or None
+    SUPERVISION_RESPONSE_DAYS = _env_int("SUPERVISION_RESPONSE_DAYS", 3)
+    RERATING_REMINDER_AFTER_DAYS = _env_int("RERATING_REMINDER_AFTER_DAYS", 3)
+
+    # Outbox delivery: leases, retries with exponential backoff and jitter, dead letters.
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+    OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
+    OUTBOX_LEASE_BATCH = _env_int("OUTBOX_LEASE_BATCH", 20)
+    OUTBOX_BACKOFF_BASE_SECONDS = _env_int("OUTBOX_BACKOFF_BASE_SECONDS", 30)
+    OUTBOX_BACKOFF_CAP_SECONDS = _env_int("OUTBOX_BACKOFF_CAP_SECONDS", 3600)
+    # WeChat subscribe-message templates by our message kind (JSON; unset: the demo templates
+    # documented in notifications/channels/wechat.py).
+    WECHAT_TEMPLATES = (
+        json.loads(os.environ["WECHAT_TEMPLATES"]) if os.environ.get("WECHAT_TEMPLATES") else None
+    )
+    WECHAT_MINIPROGRAM_STATE = os.environ.get("WECHAT_MINIPROGRAM_STATE", "formal")
+    # The city's 12345 platform: where livelihood clues are forwarded, the shared HMAC secret,
+    # and the callback URL we give it (default: PUBLIC_BASE_URL/integrations/12345/callback).
+    HOTLINE_URL = os.environ.get("HOTLINE_URL", "")
+    HOTLINE_SECRET = os.environ.get("HOTLINE_SECRET", "")
+    HOTLINE_CALLBACK_URL = os.environ.get("HOTLINE_CALLBACK_URL") or None
+    HOTLINE_CONNECT_TIMEOUT = float(os.environ.get("HOTLINE_CONNECT_TIMEOUT", "3.05"))
+    HOTLINE_READ_TIMEOUT = float(os.environ.get("HOTLINE_READ_TIMEOUT", "10"))
+    HOTLINE_TIMESTAMP_TOLERANCE_SECONDS = _env_int("HOTLINE_TIMESTAMP_TOLERANCE_SECONDS", 300)
+
+    # Staff console: a signed session cookie limited to /console.
+    CONSOLE_SESSION_SECONDS = _env_int("CONSOLE_SESSION_SECONDS", 8 * 3600)
+    CONSOLE_TREND_WEEKS = _env_int("CONSOLE_TREND_WEEKS", 12)
+    SESSION_COOKIE_NAME = "pingyi_console"
+    SESSION_COOKIE_PATH = "/console"
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_HTTPONLY = True
+
     # Rate limits (Flask-Limiter syntax), shared through Redis when REDIS_URL is set.
     RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
     RATE_LIMIT_RESIDENT = os.environ.get("RATE_LIMIT_RESIDENT", "20/hour;60/day")
@@ -89,8 +141,10 @@ class Config:
     # APIFlask / OpenAPI
     TITLE = "评议 Pingyi API"
     VERSION = "1.0"
-    DESCRIPTION = "群众扫码评议政法单位、问题线索闭环处置的接口。错误统一为 " \
+    DESCRIPTION = (
+        "群众扫码评议政法单位、问题线索闭环处置的接口。错误统一为 "
         '`{"error", "message", "details"}`。'
+    )
     SECURITY_SCHEMES = {
         "BearerAuth": {"type": "http", "scheme": "bearer", "description": "登录后获得的令牌"}
     }
@@ -109,10 +163,13 @@ class Config:
         if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
             problems.append("SECRET_KEY 必须设置为至少 32 个字符的随机值")
         if not config.get("IDENTITY_HASH_KEY") or len(config["IDENTITY_HASH_KEY"]) < 32:
-            problems.append("IDENTITY_HASH_KEY 必须设置为至少 32 个字符的随机值"
-                            "（openid 的带密钥哈希）")
+            problems.append(
+                "IDENTITY_HASH_KEY 必须设置为至少 32 个字符的随机值（openid 的带密钥哈希）"
+            )
         if not config.get("PHONE_ENCRYPTION_KEY"):
             problems.append("PHONE_ENCRYPTION_KEY 必须设置（Fernet 密钥，用于加密举报人电话）")
+        if config.get("HOTLINE_URL") and len(config.get("HOTLINE_SECRET") or "") < 32:
+            problems.append("配置了 HOTLINE_URL 时，HOTLINE_SECRET 必须是至少 32 个字符的随机值")
         if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             problems.append("生产环境必须通过 DATABASE_URL 使用 PostgreSQL")
         if problems:

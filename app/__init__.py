@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,12 @@ class JsonRequest(Request):
     """A request whose unparseable JSON body is a clear 400 in the error shape."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> None:
-        raise ApiError(400, "invalid_json", "请求体不是有效的 JSON",
-                       {"reason": str(e)[:200] if e else "empty body"})
+        raise ApiError(
+            400,
+            "invalid_json",
+            "请求体不是有效的 JSON",
+            {"reason": str(e)[:200] if e else "empty body"},
+        )
 
 
 def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
@@ -49,13 +54,19 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
     )
     app.request_class = JsonRequest
     app.config.from_object(Config)
+    # Each app gets its own copy of mutable defaults (dicts of deadlines and the like).
+    for key, value in list(app.config.items()):
+        if isinstance(value, dict | list):
+            app.config[key] = copy.deepcopy(value)
     app.config.update(config_overrides or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
-        app.config["SQLALCHEMY_DATABASE_URI"])
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
     Config.check_production(app.config)
     _configure_docs(app)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -87,21 +98,29 @@ def _refuse_unexpected_body_types() -> None:
         return
     if request.method in ("POST", "PUT", "PATCH") and request.content_length:
         if request.mimetype not in _ACCEPTED_BODY_TYPES:
-            raise ApiError(415, "unsupported_media_type", "请使用 application/json 提交",
-                           {"content_type": request.mimetype})
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "请使用 application/json 提交",
+                {"content_type": request.mimetype},
+            )
 
 
 def _register_blueprints(app: APIFlask) -> None:
+    import clues
+    import console
+    import demo
     import evaluations
     import notifications
     import qr
+    import stats
     from app import audit, health, scheduled, workdays  # noqa: F401  (scheduled: its jobs)
     from app.org import routes as org_routes
 
     for blueprint in (health.bp, org_routes.bp, audit.bp, workdays.bp):
         app.register_blueprint(blueprint)
     # The factory is the composition root: each feature package wires itself in.
-    for feature in (qr, evaluations, notifications):
+    for feature in (qr, evaluations, clues, notifications, stats, console, demo):
         feature.init_app(app)
 
 

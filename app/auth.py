@@ -51,6 +51,7 @@ def set_actor(actor: Actor) -> None:
 
 # ---------------------------------------------------------------- tokens
 
+
 class _ClockSigner(TimestampSigner):
     """Token timestamps from app.clock, so expiry follows the same clock as everything else."""
 
@@ -59,8 +60,9 @@ class _ClockSigner(TimestampSigner):
 
 
 def _serializer(kind: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"pingyi.{kind}",
-                                  signer=_ClockSigner)
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"pingyi.{kind}", signer=_ClockSigner
+    )
 
 
 def issue_token(kind: str, payload: dict[str, Any]) -> str:
@@ -105,6 +107,7 @@ def authenticate_staff_token(token: str) -> StaffAccount:
 
 # ---------------------------------------------------------------- staff access
 
+
 @dataclass(frozen=True)
 class AccessRule:
     """What a staff endpoint requires; kept on the view for the access-matrix tests."""
@@ -121,8 +124,7 @@ def current_staff() -> StaffAccount:
 def ensure_in_scope(unit: Unit) -> None:
     """403 unless `unit` is in the signed-in staff member's subtree."""
     if not current_staff().unit.contains(unit):
-        raise ApiError(403, "out_of_scope", "该单位不在您的管辖范围内",
-                       {"unit_id": unit.id})
+        raise ApiError(403, "out_of_scope", "该单位不在您的管辖范围内", {"unit_id": unit.id})
 
 
 def staff_required(*roles: Role, scope: Callable[..., Unit] | None = None) -> Callable:
@@ -130,7 +132,9 @@ def staff_required(*roles: Role, scope: Callable[..., Unit] | None = None) -> Ca
 
     `scope` receives the view's keyword arguments and returns the unit the addressed object
     belongs to (raising 404 when the object does not exist); the staff member must hold it
-    in their subtree. Listing endpoints filter by `current_staff().unit` instead.
+    in their subtree. A scope that depends on more than a unit (clues: the role decides which
+    unit counts) checks itself and returns None. Listing endpoints filter by
+    `current_staff().unit` instead.
     """
     allowed = frozenset(roles) if roles else frozenset(Role)
 
@@ -141,11 +145,16 @@ def staff_required(*roles: Role, scope: Callable[..., Unit] | None = None) -> Ca
             g.staff = account
             set_actor(staff_actor(account))
             if account.role not in allowed:
-                raise ApiError(403, "forbidden", "您的角色无权执行此操作",
-                               {"role": account.role.value,
-                                "allowed_roles": sorted(r.value for r in allowed)})
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    "您的角色无权执行此操作",
+                    {"role": account.role.value, "allowed_roles": sorted(r.value for r in allowed)},
+                )
             if scope is not None:
-                ensure_in_scope(scope(**kwargs))
+                unit = scope(**kwargs)
+                if unit is not None:
+                    ensure_in_scope(unit)
             return view(*args, **kwargs)
 
         wrapper.access_rule = AccessRule(allowed, scope)  # type: ignore[attr-defined]

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
 from app.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo
@@ -21,12 +16,16 @@ from app.jobs import JOBS, run_job
 from app.org import service
 from app.org.models import Role, UnitKind
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
 
 def register(app: Flask) -> None:
-    for command in (seed_demo_command, create_unit_command, create_staff_command,
-                    wechat_sandbox_command, jobs_cli, calendar_cli, up_command):
+    for command in (
+        seed_demo_command,
+        create_unit_command,
+        create_staff_command,
+        wechat_sandbox_command,
+        jobs_cli,
+        calendar_cli,
+    ):
         app.cli.add_command(command)
 
 
@@ -35,16 +34,26 @@ def _fail(error: ApiError) -> None:
     raise click.ClickException(f"{error.message} {error.details or ''}".strip())
 
 
-@click.command("seed-demo",
-               help="载入演示城市“临江市”：单位、人员和每个角色一个账号（可重复执行）。")
+@click.command(
+    "seed-demo", help="载入演示城市“临江市”：单位、人员和每个角色一个账号（可重复执行）。"
+)
+@click.option(
+    "--with-history",
+    is_flag=True,
+    help="同时生成过去一年的评价、各种状态的线索和函件（只生成一次）",
+)
 @with_appcontext
-def seed_demo_command() -> None:
-    report = seed_demo()
+def seed_demo_command(with_history: bool) -> None:
+    report = seed_demo(with_history=with_history)
     db.session.commit()
-    click.echo(f"演示城市已就绪：新增单位 {report.units} 个、人员 {report.officers} 名、"
-               f"账号 {report.staff} 个。")
-    click.echo(f"演示账号（密码均为 {DEMO_PASSWORD}）：" +
-               "、".join(f"{s.username}（{s.role.label}）" for s in DEMO_STAFF))
+    click.echo(
+        f"演示城市已就绪：新增单位 {report.units} 个、人员 {report.officers} 名、"
+        f"账号 {report.staff} 个。"
+    )
+    click.echo(
+        f"演示账号（密码均为 {DEMO_PASSWORD}）："
+        + "、".join(f"{s.username}（{s.role.label}）" for s in DEMO_STAFF)
+    )
     for line in report.notes:
         click.echo(line)
 
@@ -52,23 +61,28 @@ def seed_demo_command() -> None:
 @click.command("create-unit", help="新增单位；不给 --parent-code 时建立根单位（系统初始化用）。")
 @click.option("--code", required=True, help="单位编码（唯一）")
 @click.option("--name", required=True, help="单位名称")
-@click.option("--kind", required=True, type=click.Choice([k.value for k in UnitKind]),
-              help="类别：police 公安、court 法院、procuratorate 检察院、justice 司法行政、"
-                   "committee 政法委")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice([k.value for k in UnitKind]),
+    help="类别：police 公安、court 法院、procuratorate 检察院、justice 司法行政、committee 政法委",
+)
 @click.option("--parent-code", default=None, help="上级单位编码")
 @click.option("--region", default="", help="所属地区")
 @click.option("--address", default="", help="地址")
 @with_appcontext
-def create_unit_command(code: str, name: str, kind: str, parent_code: str | None, region: str,
-                        address: str) -> None:
+def create_unit_command(
+    code: str, name: str, kind: str, parent_code: str | None, region: str, address: str
+) -> None:
     parent = None
     if parent_code:
         parent = service.find_unit_by_code(parent_code)
         if parent is None:
             raise click.ClickException(f"上级单位不存在：{parent_code}")
     try:
-        unit = service.create_unit(code=code, name=name, kind=UnitKind(kind), parent=parent,
-                                   region=region, address=address)
+        unit = service.create_unit(
+            code=code, name=name, kind=UnitKind(kind), parent=parent, region=region, address=address
+        )
     except ApiError as error:
         _fail(error)
     db.session.commit()
@@ -77,22 +91,36 @@ def create_unit_command(code: str, name: str, kind: str, parent_code: str | None
 
 @click.command("create-staff", help="新增工作人员账号。")
 @click.option("--username", required=True, help="用户名")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="密码（不给则交互输入）；至少 8 位，含字母和数字")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]),
-              help="角色：" + "、".join(f"{r.value} {r.label}" for r in Role))
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="密码（不给则交互输入）；至少 8 位，含字母和数字",
+)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="角色：" + "、".join(f"{r.value} {r.label}" for r in Role),
+)
 @click.option("--unit-code", required=True, help="所属单位编码")
 @click.option("--display-name", default=None, help="显示名称（默认同用户名）")
 @with_appcontext
-def create_staff_command(username: str, password: str, role: str, unit_code: str,
-                         display_name: str | None) -> None:
+def create_staff_command(
+    username: str, password: str, role: str, unit_code: str, display_name: str | None
+) -> None:
     unit = service.find_unit_by_code(unit_code)
     if unit is None:
         raise click.ClickException(f"单位不存在：{unit_code}")
     try:
-        account = service.create_staff(username=username, password=password,
-                                       display_name=display_name or username, role=Role(role),
-                                       unit=unit)
+        account = service.create_staff(
+            username=username,
+            password=password,
+            display_name=display_name or username,
+            role=Role(role),
+            unit=unit,
+        )
     except ApiError as error:
         _fail(error)
     db.session.commit()
@@ -102,10 +130,21 @@ def create_staff_command(username: str, password: str, role: str, unit_code: str
 @click.command("wechat-sandbox", help="运行本地微信接口沙箱（开发、演示和测试用）。")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)
-def wechat_sandbox_command(host: str, port: int) -> None:
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    metavar="ID=KEY1,KEY2",
+    help="预先登记的订阅消息模板及其字段（可多次给出）",
+)
+def wechat_sandbox_command(host: str, port: int, templates: tuple[str, ...]) -> None:
     from app.wechat.sandbox import serve
 
-    serve(host, port)
+    registered = {}
+    for item in templates:
+        template_id, _, keys = item.partition("=")
+        registered[template_id] = [k for k in keys.split(",") if k] or None
+    serve(host, port, templates=registered)
 
 
 @click.group("jobs", help="定时任务：列出或立即执行一次。")
@@ -135,7 +174,8 @@ def calendar_cli() -> None:
 
 
 @calendar_cli.command(
-    "load", help="载入国务院办公厅公布的某年放假安排（JSON，格式见 app/data/holidays）。")
+    "load", help="载入国务院办公厅公布的某年放假安排（JSON，格式见 app/data/holidays）。"
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def calendar_load(path: Path) -> None:
@@ -157,64 +197,3 @@ def calendar_show(year: int) -> None:
 
     for row in special_days(year):
         click.echo(f"{row.day}  {'上班' if row.is_working else '放假'}  {row.name}")
-
-
-@click.command("up", help="一次启动全部服务：接口与 H5 页面、调度器、微信沙箱；Ctrl-C 全部停止。")
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int,
-              show_default="5000")
-@click.option("--sandbox-port", default=5001, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn 进程数")
-@with_appcontext
-def up_command(port: int, sandbox_port: int, workers: int) -> None:
-    env = dict(os.environ)
-    if not current_app.config["WECHAT_APPID"]:
-        # No real WeChat credentials: talk to the local sandbox.
-        env.update(WECHAT_API_BASE=f"http://127.0.0.1:{sandbox_port}",
-                   WECHAT_APPID="wxsandbox", WECHAT_SECRET="sandbox-secret")
-    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-    flask = [sys.executable, "-m", "flask", "--app", "run"]
-    commands = {
-        "微信沙箱": flask + ["wechat-sandbox", "--port", str(sandbox_port)],
-        "调度器": flask + ["scheduler", "run"],
-        "接口服务": [sys.executable, "-m", "gunicorn", "run:app", "--bind", f"0.0.0.0:{port}",
-                 "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-                 "--access-logfile", "-"],
-    }
-    processes: dict[str, subprocess.Popen] = {}
-    for name, command in commands.items():
-        processes[name] = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
-
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    click.echo(
-        f"\n评议已启动：接口 {env['PUBLIC_BASE_URL']}  接口文档 {env['PUBLIC_BASE_URL']}/docs  "
-        f"微信沙箱 http://127.0.0.1:{sandbox_port}\n"
-        f"演示账号：{'、'.join(s.username for s in DEMO_STAFF)}，密码 {DEMO_PASSWORD}。"
-        "按 Ctrl-C 停止全部服务。\n"
-    )
-    exit_code = 0
-    while not stopping:
-        for name, process in processes.items():
-            if process.poll() is not None:
-                click.echo(f"{name}已退出（代码 {process.returncode}），正在停止其余服务……",
-                           err=True)
-                exit_code = 1
-                stopping = True
-                break
-        time.sleep(0.5)
-    for process in processes.values():
-        if process.poll() is None:
-            process.terminate()
-    deadline = time.monotonic() + 10
-    for process in processes.values():
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-    sys.exit(exit_code)

@@ -64,32 +64,60 @@ def demo_units() -> list[DemoUnit]:
         DemoUnit(ROOT_CODE, "临江市委政法委", UnitKind.COMMITTEE, None, CITY, address(""), 2),
         DemoUnit("LJ-GA", "临江市公安局", UnitKind.POLICE, ROOT_CODE, CITY, address(""), 8),
         DemoUnit("LJ-FY", "临江市中级人民法院", UnitKind.COURT, ROOT_CODE, CITY, address(""), 8),
-        DemoUnit("LJ-JCY", "临江市人民检察院", UnitKind.PROCURATORATE, ROOT_CODE, CITY,
-                 address(""), 8),
+        DemoUnit(
+            "LJ-JCY", "临江市人民检察院", UnitKind.PROCURATORATE, ROOT_CODE, CITY, address(""), 8
+        ),
         DemoUnit("LJ-SFJ", "临江市司法局", UnitKind.JUSTICE, ROOT_CODE, CITY, address(""), 8),
     ]
     for code, region, is_county, stations in DISTRICTS:
         base = f"{ROOT_CODE}-{code}"
         police_name = f"{region}公安局" if is_county else f"临江市公安局{region[:-1]}分局"
         units += [
-            DemoUnit(base, f"{region}委政法委", UnitKind.COMMITTEE, ROOT_CODE, region,
-                     address(region), 2),
-            DemoUnit(f"{base}-GA", police_name, UnitKind.POLICE, base, region,
-                     address(region), 8),
-            DemoUnit(f"{base}-FY", f"{region}人民法院", UnitKind.COURT, base, region,
-                     address(region), 8),
-            DemoUnit(f"{base}-JCY", f"{region}人民检察院", UnitKind.PROCURATORATE, base, region,
-                     address(region), 6),
-            DemoUnit(f"{base}-SFJ", f"{region}司法局", UnitKind.JUSTICE, base, region,
-                     address(region), 4),
+            DemoUnit(
+                base, f"{region}委政法委", UnitKind.COMMITTEE, ROOT_CODE, region, address(region), 2
+            ),
+            DemoUnit(f"{base}-GA", police_name, UnitKind.POLICE, base, region, address(region), 8),
+            DemoUnit(
+                f"{base}-FY", f"{region}人民法院", UnitKind.COURT, base, region, address(region), 8
+            ),
+            DemoUnit(
+                f"{base}-JCY",
+                f"{region}人民检察院",
+                UnitKind.PROCURATORATE,
+                base,
+                region,
+                address(region),
+                6,
+            ),
+            DemoUnit(
+                f"{base}-SFJ", f"{region}司法局", UnitKind.JUSTICE, base, region, address(region), 4
+            ),
         ]
         prefix = "" if is_county else police_name.removeprefix("临江市公安局")
         for number, station in enumerate(stations, start=1):
-            units.append(DemoUnit(f"{base}-GA-{number:02d}", f"{prefix}{station}",
-                                  UnitKind.POLICE, f"{base}-GA", region, address(region), 12))
+            units.append(
+                DemoUnit(
+                    f"{base}-GA-{number:02d}",
+                    f"{prefix}{station}",
+                    UnitKind.POLICE,
+                    f"{base}-GA",
+                    region,
+                    address(region),
+                    12,
+                )
+            )
         if code == "JC":
-            units.append(DemoUnit(f"{base}-SFJ-01", "江城区滨江司法所", UnitKind.JUSTICE,
-                                  f"{base}-SFJ", region, address(region), 4))
+            units.append(
+                DemoUnit(
+                    f"{base}-SFJ-01",
+                    "江城区滨江司法所",
+                    UnitKind.JUSTICE,
+                    f"{base}-SFJ",
+                    region,
+                    address(region),
+                    4,
+                )
+            )
     return units
 
 
@@ -140,8 +168,9 @@ class SeedReport:
     notes: list[str] = field(default_factory=list)
 
 
-def seed_demo() -> SeedReport:
-    """Create the demo city's missing units, officers and staff accounts (idempotent)."""
+def seed_demo(*, with_history: bool = False) -> SeedReport:
+    """Create the demo city's missing units, officers and staff accounts (idempotent); with
+    history, also a year of ratings, clues in every state and letters (once)."""
     report = SeedReport()
     by_code: dict[str, Unit] = {}
     rng = random.Random(2026)
@@ -150,9 +179,12 @@ def seed_demo() -> SeedReport:
         unit = service.find_unit_by_code(spec.code)
         if unit is None:
             unit = service.create_unit(
-                code=spec.code, name=spec.name, kind=spec.kind,
+                code=spec.code,
+                name=spec.name,
+                kind=spec.kind,
                 parent=by_code[spec.parent] if spec.parent else None,
-                region=spec.region, address=spec.address,
+                region=spec.region,
+                address=spec.address,
             )
             report.units += 1
         by_code[spec.code] = unit
@@ -163,17 +195,23 @@ def seed_demo() -> SeedReport:
             position = POSITIONS[spec.kind][index % len(POSITIONS[spec.kind])]
             staff_no = f"{STAFF_NO_PREFIX[spec.kind]}{serial:06d}"
             if staff_no not in existing:
-                service.create_officer(unit=unit, name=name, staff_no=staff_no,
-                                       position=position)
+                service.create_officer(unit=unit, name=name, staff_no=staff_no, position=position)
                 report.officers += 1
     for staff in DEMO_STAFF:
         if service.find_staff_by_username(staff.username) is None:
-            service.create_staff(username=staff.username, password=DEMO_PASSWORD,
-                                 display_name=staff.display_name, role=staff.role,
-                                 unit=by_code[staff.unit_code])
+            service.create_staff(
+                username=staff.username,
+                password=DEMO_PASSWORD,
+                display_name=staff.display_name,
+                role=staff.role,
+                unit=by_code[staff.unit_code],
+            )
             report.staff += 1
     for _, lines in signals.demo_city_seeded.send(report, units=by_code):
         report.notes.extend(lines or [])
+    if with_history:
+        for _, lines in signals.demo_history_requested.send(report, units=by_code):
+            report.notes.extend(lines or [])
     return report
 
 

@@ -19,3 +19,17 @@ evaluation_submitted = _signals.signal("evaluation-submitted")
 # sender: the SeedReport of `seed-demo`; kwargs: units (code → Unit). Higher packages add
 # their part of the demo city (QR codes, …) and return lines to print.
 demo_city_seeded = _signals.signal("demo-city-seeded")
+
+# sender: the Clue; kwargs: transition (clues.states.Transition), event (the new ClueEvent).
+# Notifications queue their outbox rows here, in the same transaction.
+clue_transitioned = _signals.signal("clue-transitioned")
+# sender: the Clue just filed; kwargs: warnings (the high-frequency warnings it raised).
+clue_filed = _signals.signal("clue-filed")
+# sender: the ReratingInvitation created when a clue closed (notifications invite the reporter).
+rerating_invited = _signals.signal("rerating-invited")
+# sender: the Referral; kwargs: action (referred | received | concluded).
+referral_changed = _signals.signal("referral-changed")
+
+# sender: the SeedReport of `seed-demo --with-history`, after demo_city_seeded; kwargs: units.
+# The demo package fills in a year of activity and returns lines to print.
+demo_history_requested = _signals.signal("demo-history-requested")

@@ -1,1 +1,39 @@
 """Clues (问题线索): the transition table, one service function per action, queries, routes."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from app import signals
+
+
+def init_app(app: Flask) -> None:
+    from clues import photos, referrals, routes
+    from clues.intake import take_clue_from_evaluation
+
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(referrals.bp)
+    app.register_blueprint(photos.bp)
+    app.cli.add_command(clues_cli)
+    signals.evaluation_submitted.connect(take_clue_from_evaluation)
+
+
+@click.group("clues", help="问题线索。")
+def clues_cli() -> None:
+    pass
+
+
+@clues_cli.command("states", help="打印线索状态流转表（状态、操作、角色 → 新状态）。")
+def print_states() -> None:
+    from clues.states import table_rows
+
+    rows = [("当前状态", "操作", "角色", "新状态"), *table_rows()]
+    widths = [max(_width(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)))
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)

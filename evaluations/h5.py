@@ -11,12 +11,14 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from app.clock import LOCAL_TZ
 from app.errors import ApiError
 from app.extensions import db
 from app.ratelimit import address_key, configured, limiter
@@ -37,6 +39,17 @@ from qr.service import count_scan, resolve_token
 
 bp = Blueprint("h5", __name__, template_folder="templates")
 
+
+@bp.app_template_filter("local_date")
+def local_date_filter(moment: str | datetime | None) -> str:
+    """An instant as the Beijing-time date residents read: 2026年11月24日."""
+    if not moment:
+        return ""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    day = when.astimezone(LOCAL_TZ)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 DEVICE_COOKIE = "pingyi_device"
 CSRF_COOKIE = "pingyi_csrf"
 
@@ -52,15 +65,19 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
 def _cookie_args() -> dict[str, Any]:
-    return {"httponly": True, "samesite": "Lax",
-            "secure": current_app.config["PUBLIC_BASE_URL"].startswith("https://")}
+    return {
+        "httponly": True,
+        "samesite": "Lax",
+        "secure": current_app.config["PUBLIC_BASE_URL"].startswith("https://"),
+    }
 
 
 def _form_context(code: QRCode, csrf: str, **extra: Any) -> dict[str, Any]:
@@ -104,11 +121,20 @@ def _resolve_for_page(token: str) -> QRCode | Response:
     except ApiError as error:
         if error.status == 410:
             current = error.details.get("current")
-            return _page("h5/message.html", 410, title="二维码已停用",
-                         message="这个二维码已经停用了。", current_url=current and current["url"])
+            return _page(
+                "h5/message.html",
+                410,
+                title="二维码已停用",
+                message="这个二维码已经停用了。",
+                current_url=current and current["url"],
+            )
         if error.status == 404:
-            return _page("h5/message.html", 404, title="二维码无效",
-                         message="没有找到这个二维码，请核对后重新扫描窗口张贴的二维码。")
+            return _page(
+                "h5/message.html",
+                404,
+                title="二维码无效",
+                message="没有找到这个二维码，请核对后重新扫描窗口张贴的二维码。",
+            )
         raise
 
 
@@ -136,39 +162,68 @@ def rate_submit(token: str) -> Response:
         return code
     csrf = request.cookies.get(CSRF_COOKIE, "")
     if not csrf or not hmac.compare_digest(csrf, request.form.get("csrf", "")):
-        return _page("h5/message.html", 400, title="页面已过期",
-                     message="页面已过期或来自别处，请返回重新打开评价页面后再提交。")
+        return _page(
+            "h5/message.html",
+            400,
+            title="页面已过期",
+            message="页面已过期或来自别处，请返回重新打开评价页面后再提交。",
+        )
     form = request.form
     try:
         questionnaire = current_questionnaire(code.unit.kind)
-        body = EvaluationIn.model_validate(
-            _body_from_form(token, form, questionnaire.reasons_for))
+        body = EvaluationIn.model_validate(_body_from_form(token, form, questionnaire.reasons_for))
     except ValidationError as exc:
-        errors = {".".join(str(p) for p in e["loc"]) or "form": _plain_error(e)
-                  for e in exc.errors()}
-        return _page("h5/rate.html", 422, **_form_context(
-            code, csrf, form=form, errors=errors, submission_id=form.get("submission_id")))
+        errors = {
+            ".".join(str(p) for p in e["loc"]) or "form": _plain_error(e) for e in exc.errors()
+        }
+        return _page(
+            "h5/rate.html",
+            422,
+            **_form_context(
+                code, csrf, form=form, errors=errors, submission_id=form.get("submission_id")
+            ),
+        )
     resident = _device_resident()
     sign_in_resident(resident)
     try:
         result = service.submit_evaluation(
-            resident=resident, body=body, client_addr=request.remote_addr or "",
-            idempotency_key=(form.get("submission_id") or None))
+            resident=resident,
+            body=body,
+            client_addr=request.remote_addr or "",
+            idempotency_key=(form.get("submission_id") or None),
+        )
     except ApiError as error:
         db.session.rollback()
         if error.status == 422:
-            return _page("h5/rate.html", 422, **_form_context(
-                code, csrf, form=form, submission_id=form.get("submission_id"),
-                errors={k: v[0] for k, v in error.details.get("fields", {}).items()}
-                or {"form": error.message}))
+            return _page(
+                "h5/rate.html",
+                422,
+                **_form_context(
+                    code,
+                    csrf,
+                    form=form,
+                    submission_id=form.get("submission_id"),
+                    errors={k: v[0] for k, v in error.details.get("fields", {}).items()}
+                    or {"form": error.message},
+                ),
+            )
         return _page("h5/message.html", error.status, title="未能提交", message=error.message)
     db.session.commit()
-    response = _page("h5/receipt.html", 201, unit=code.unit, officer=code.officer,
-                     level=body.level, level_label=LEVELS[body.level],
-                     clue=result.body["clue"])
-    response.set_cookie(DEVICE_COOKIE, resident_token(resident)["token"],
-                        max_age=current_app.config["RESIDENT_TOKEN_TTL_SECONDS"],
-                        **_cookie_args())
+    response = _page(
+        "h5/receipt.html",
+        201,
+        unit=code.unit,
+        officer=code.officer,
+        level=body.level,
+        level_label=LEVELS[body.level],
+        clue=result.body["clue"],
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        resident_token(resident)["token"],
+        max_age=current_app.config["RESIDENT_TOKEN_TTL_SECONDS"],
+        **_cookie_args(),
+    )
     return response
 
 
@@ -182,15 +237,19 @@ def _device_resident() -> ResidentIdentity:
     return identity_of(h5_sign_in())
 
 
-def _body_from_form(token: str, form: Any,
-                    reasons_for: Callable[[int], list[str]]) -> dict[str, Any]:
+def _body_from_form(
+    token: str, form: Any, reasons_for: Callable[[int], list[str]]
+) -> dict[str, Any]:
     """The API body a form stands for. Reasons of groups hidden for the chosen level are
     dropped: the resident could not see them as selected."""
     body: dict[str, Any] = {"qr_token": token}
     if form.get("level", "").isdigit():
         body["level"] = int(form["level"])
-    dimensions = {key[4:]: int(value) for key, value in form.items()
-                  if key.startswith("dim_") and value.isdigit()}
+    dimensions = {
+        key[4:]: int(value)
+        for key, value in form.items()
+        if key.startswith("dim_") and value.isdigit()
+    }
     if dimensions:
         body["dimensions"] = dimensions
     allowed = set(reasons_for(body["level"])) if "level" in body else set()

@@ -25,6 +25,11 @@ class Evaluation(db.Model):
         sa.UniqueConstraint("resident_id", "qr_code_id", "period_start"),
         sa.Index("ix_evaluations_unit_created", "unit_id", "created_at"),
         sa.Index("ix_evaluations_code_created", "qr_code_id", "created_at"),
+        # Statistics count ratings by time: with these columns PostgreSQL answers the
+        # overview, rankings and officer summaries from the index alone (bench/stats.py).
+        sa.Index(
+            "ix_evaluations_stats", "created_at", "unit_id", "officer_id", "level", "is_excluded"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -48,9 +53,6 @@ class Evaluation(db.Model):
     client_hash: Mapped[str] = mapped_column(sa.String(64), default="")
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_excluded: Mapped[bool] = mapped_column(default=False)
-    # What the resident reported with the rating, kept as submitted until the clue workflow
-    # takes it (the phone number, if any, is encrypted).
-    clue_payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     unit: Mapped[Unit] = relationship()
     officer: Mapped[Officer | None] = relationship()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import signals
 from app.clock import local_date, utcnow
-from app.crypto import encrypt_text, hash_identity
+from app.crypto import hash_identity
 from app.db import UTCDateTime
 from app.errors import ApiError
 from app.extensions import db
@@ -44,11 +44,16 @@ class Submission:
 
 
 def _field_error(field: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"请求参数有误：{field}（{message}）",
-                    {"location": "json", "fields": {field: [message]}})
+    return ApiError(
+        422,
+        "validation_error",
+        f"请求参数有误：{field}（{message}）",
+        {"location": "json", "fields": {field: [message]}},
+    )
 
 
 # ---------------------------------------------------------------- idempotency
+
 
 def _request_hash(body: EvaluationIn) -> str:
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
@@ -66,20 +71,28 @@ def _claim_key(resident: ResidentIdentity, key: str, request_hash: str) -> Submi
         digest = hashlib.sha256(f"idem:{resident.id}:{key}".encode()).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
         if not db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id))):
-            raise ApiError(409, "idempotency_in_flight",
-                           "相同 Idempotency-Key 的请求正在处理中，请稍后重试")
-    stored = db.session.scalar(sa.select(IdempotencyKey).where(
-        IdempotencyKey.resident_id == resident.id, IdempotencyKey.key == key))
+            raise ApiError(
+                409, "idempotency_in_flight", "相同 Idempotency-Key 的请求正在处理中，请稍后重试"
+            )
+    stored = db.session.scalar(
+        sa.select(IdempotencyKey).where(
+            IdempotencyKey.resident_id == resident.id, IdempotencyKey.key == key
+        )
+    )
     if stored is None:
         return None
     if stored.request_hash != request_hash:
-        raise ApiError(422, "idempotency_key_reused",
-                       "Idempotency-Key 已用于另一个不同的请求，请换一个新的键",
-                       {"key": key})
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "Idempotency-Key 已用于另一个不同的请求，请换一个新的键",
+            {"key": key},
+        )
     return Submission(stored.status_code, stored.response, replayed=True)
 
 
 # ---------------------------------------------------------------- the rules
+
 
 def rating_period_start(day: date) -> date | None:
     """First day of the rating period containing `day` (None: no limit configured)."""
@@ -116,9 +129,11 @@ def _refuse_own_unit(resident: ResidentIdentity, unit_path: str) -> None:
     if resident.channel is not Channel.WECHAT:
         return
     staff_unit_path = db.session.scalar(
-        sa.select(Unit.path).join(StaffAccount, StaffAccount.unit_id == Unit.id)
+        sa.select(Unit.path)
+        .join(StaffAccount, StaffAccount.unit_id == Unit.id)
         .join(Resident, Resident.identity_hash == StaffAccount.openid_hash)
-        .where(Resident.id == resident.id, StaffAccount.is_active))
+        .where(Resident.id == resident.id, StaffAccount.is_active)
+    )
     if staff_unit_path is not None and unit_path.startswith(staff_unit_path):
         raise ApiError(403, "own_unit", "工作人员不能评价本单位")
 
@@ -147,8 +162,10 @@ _SCAN = sa.text("""
              WHERE e.qr_code_id = c.id AND e.created_at >= :minute_ago) AS on_code
       FROM qr_codes c JOIN units u ON u.id = c.unit_id
      WHERE c.token = :token AND c.status = 'active'
-""").bindparams(sa.bindparam("window_start", type_=UTCDateTime()),
-                sa.bindparam("minute_ago", type_=UTCDateTime()))
+""").bindparams(
+    sa.bindparam("window_start", type_=UTCDateTime()),
+    sa.bindparam("minute_ago", type_=UTCDateTime()),
+)
 
 
 # A prebuilt Core insert: the hot path skips the unit of work and statement building.
@@ -157,14 +174,31 @@ _INSERT = sa.insert(Evaluation.__table__).returning(Evaluation.__table__.c.id)
 
 def _scan(token: str, *, client_hash: str, now: datetime) -> ScannedCode:
     window = timedelta(seconds=current_app.config["BURST_WINDOW_SECONDS"])
-    row = db.session.connection().execute(_SCAN, {
-        "token": token, "client_hash": client_hash, "window_start": now - window,
-        "minute_ago": now - timedelta(minutes=1)}).first()
+    row = (
+        db.session.connection()
+        .execute(
+            _SCAN,
+            {
+                "token": token,
+                "client_hash": client_hash,
+                "window_start": now - window,
+                "minute_ago": now - timedelta(minutes=1),
+            },
+        )
+        .first()
+    )
     if row is None:
         resolve_token(token)  # answers 404 or 410 (with the unit's current code)
         raise AssertionError("an active code was not found")  # pragma: no cover
-    return ScannedCode(row.id, row.unit_id, row.officer_id, UnitKind(row.unit_kind),
-                       row.unit_path, row.same_network, row.on_code)
+    return ScannedCode(
+        row.id,
+        row.unit_id,
+        row.officer_id,
+        UnitKind(row.unit_kind),
+        row.unit_path,
+        row.same_network,
+        row.on_code,
+    )
 
 
 def _flags(code: ScannedCode, scene: int | None) -> list[str]:
@@ -179,20 +213,16 @@ def _flags(code: ScannedCode, scene: int | None) -> list[str]:
     return flags
 
 
-def _clue_payload(body: EvaluationIn) -> dict[str, Any] | None:
-    if body.clue is None:
-        return None
-    payload = body.clue.model_dump(mode="json")
-    if payload.get("phone"):
-        payload["phone"] = encrypt_text(payload["phone"])
-        payload["phone_encrypted"] = True
-    return payload
-
-
 # ---------------------------------------------------------------- submission
 
-def submit_evaluation(*, resident: ResidentIdentity, body: EvaluationIn, client_addr: str,
-                      idempotency_key: str | None = None) -> Submission:
+
+def submit_evaluation(
+    *,
+    resident: ResidentIdentity,
+    body: EvaluationIn,
+    client_addr: str,
+    idempotency_key: str | None = None,
+) -> Submission:
     """Record a rating (and the clue it carries) under every integrity rule."""
     request_hash = _request_hash(body) if idempotency_key else ""
     if idempotency_key:
@@ -213,14 +243,26 @@ def submit_evaluation(*, resident: ResidentIdentity, body: EvaluationIn, client_
     period_start = rating_period_start(today)
     flags = _flags(code, body.scene)
     values = dict(
-        resident_id=resident.id, qr_code_id=code.id, unit_id=code.unit_id,
-        officer_id=officer_id, questionnaire_id=questionnaire.id,
-        level=body.level, dimensions=body.dimensions or {}, reasons=body.reasons or [],
-        comment=body.comment or "", channel=resident.channel, entry_scene=body.scene,
-        scanned_at=(datetime.fromtimestamp(body.scancode_time, UTC)
-                    if body.scancode_time else None),
-        created_at=now, local_day=today, period_start=period_start, client_hash=client_hash,
-        flags=flags, is_excluded=bool(flags),
+        resident_id=resident.id,
+        qr_code_id=code.id,
+        unit_id=code.unit_id,
+        officer_id=officer_id,
+        questionnaire_id=questionnaire.id,
+        level=body.level,
+        dimensions=body.dimensions or {},
+        reasons=body.reasons or [],
+        comment=body.comment or "",
+        channel=resident.channel,
+        entry_scene=body.scene,
+        scanned_at=(
+            datetime.fromtimestamp(body.scancode_time, UTC) if body.scancode_time else None
+        ),
+        created_at=now,
+        local_day=today,
+        period_start=period_start,
+        client_hash=client_hash,
+        flags=flags,
+        is_excluded=bool(flags),
     )
     try:
         # The unique (resident, code, period) constraint is the one-rating rule: no read
@@ -231,19 +273,27 @@ def submit_evaluation(*, resident: ResidentIdentity, body: EvaluationIn, client_
 
     clue_summary = None
     if body.clue is not None:
+        # The clues package files it (same transaction) and answers with its public summary.
         evaluation = db.session.get(Evaluation, evaluation_id)
-        answers = [value for _, value in signals.evaluation_submitted.send(
-            evaluation, clue=body.clue) if value is not None]
-        if answers:
-            clue_summary = answers[0]
-        else:
-            evaluation.clue_payload = _clue_payload(body)
-            clue_summary = {"tracking_no": None, "status": "submitted", "due_at": None}
+        answers = [
+            value
+            for _, value in signals.evaluation_submitted.send(evaluation, clue=body.clue)
+            if value is not None
+        ]
+        if not answers:
+            raise RuntimeError("no receiver filed the clue: is the clues package installed?")
+        clue_summary = answers[0]
     result = Submission(201, {"id": evaluation_id, "clue": clue_summary})
     if idempotency_key:
-        db.session.add(IdempotencyKey(resident_id=resident.id, key=idempotency_key,
-                                      request_hash=request_hash, status_code=result.status,
-                                      response=result.body))
+        db.session.add(
+            IdempotencyKey(
+                resident_id=resident.id,
+                key=idempotency_key,
+                request_hash=request_hash,
+                status_code=result.status,
+                response=result.body,
+            )
+        )
     db.session.flush()
     return result
 
@@ -251,5 +301,9 @@ def submit_evaluation(*, resident: ResidentIdentity, body: EvaluationIn, client_
 def _already_rated(period_start: date | None) -> ApiError:
     days = current_app.config["EVALUATION_PERIOD_DAYS"]
     next_day = period_start + timedelta(days=days) if period_start else None
-    return ApiError(409, "already_rated", "您已评价过该二维码，感谢您的参与",
-                    {"next_allowed_on": next_day.isoformat() if next_day else None})
+    return ApiError(
+        409,
+        "already_rated",
+        "您已评价过该二维码，感谢您的参与",
+        {"next_allowed_on": next_day.isoformat() if next_day else None},
+    )

@@ -35,6 +35,13 @@ RENEW_EVERY = timedelta(seconds=15)
 # Fixed job ids and their triggers (Asia/Shanghai).
 SCHEDULE: dict[str, IntervalTrigger | CronTrigger] = {
     "wechat_token_refresh": IntervalTrigger(minutes=5, timezone=LOCAL_TZ),
+    "outbox_dispatch": IntervalTrigger(seconds=15, timezone=LOCAL_TZ),
+    "deadline_sweep": IntervalTrigger(minutes=30, timezone=LOCAL_TZ),
+    "warning_letters": IntervalTrigger(minutes=30, timezone=LOCAL_TZ),
+    "rerating_sweep": IntervalTrigger(hours=1, timezone=LOCAL_TZ),
+    "weekly_notice": CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=LOCAL_TZ),
+    "monthly_notice": CronTrigger(day=1, hour=9, minute=0, timezone=LOCAL_TZ),
+    "dead_letter_digest": CronTrigger(hour=8, minute=30, timezone=LOCAL_TZ),
 }
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
@@ -55,8 +62,9 @@ def build_scheduler(app: Flask, on_lost_lease: threading.Event, holder: str) -> 
     for name, trigger in SCHEDULE.items():
         if name not in JOBS:
             raise RuntimeError(f"scheduled job {name!r} is not registered")
-        scheduler.add_job(run_in_app, trigger, args=[name], id=name, name=name,
-                          replace_existing=True)
+        scheduler.add_job(
+            run_in_app, trigger, args=[name], id=name, name=name, replace_existing=True
+        )
 
     def renew() -> None:
         with app.app_context():
@@ -65,8 +73,12 @@ def build_scheduler(app: Flask, on_lost_lease: threading.Event, holder: str) -> 
                 on_lost_lease.set()
                 scheduler.shutdown(wait=False)
 
-    scheduler.add_job(renew, IntervalTrigger(seconds=RENEW_EVERY.total_seconds()),
-                      id="_lease_renewal", name="lease renewal")
+    scheduler.add_job(
+        renew,
+        IntervalTrigger(seconds=RENEW_EVERY.total_seconds()),
+        id="_lease_renewal",
+        name="lease renewal",
+    )
 
     def on_error(event: JobExecutionEvent) -> None:
         log.error("任务 %s 执行失败：%s", event.job_id, event.exception)

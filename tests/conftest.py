@@ -24,7 +24,7 @@ from app import create_app
 from app.extensions import db
 from config import normalize_database_url
 
-pytest_plugins = ["tests.fixtures.wechat"]
+pytest_plugins = ["tests.fixtures.wechat", "tests.fixtures.hotline"]
 
 REQUIRE_SERVICES = os.environ.get("PINGYI_REQUIRE_SERVICES") == "1"
 TEST_SECRET = "test-secret-key-for-pingyi-tests-only"
@@ -132,22 +132,44 @@ class TestDatabase:
     def _reset_postgres(self) -> None:
         assert self.engine is not None
         with self.engine.begin() as conn:
-            tables = [row[0] for row in conn.execute(sa.text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"))]
-            # The audit log's guard triggers refuse TRUNCATE; the test database's owner may
-            # switch them off for the wipe, inside this one transaction.
-            conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+            ]
+            # Append-only tables (audit log, clue events) refuse TRUNCATE; the test database's
+            # owner may switch their guard triggers off for the wipe, in this one transaction.
+            guarded = [
+                row[0]
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT DISTINCT c.relname FROM pg_trigger t "
+                        "JOIN pg_class c ON c.oid = t.tgrelid "
+                        "WHERE NOT t.tgisinternal"
+                    )
+                )
+            ]
+            for table in guarded:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
             conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-            conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER USER")
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
+            for table in guarded:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
             metadata = sa.MetaData()
             for table, rows in self.seeded.items():
                 conn.execute(sa.Table(table, metadata, autoload_with=conn).insert(), rows)
                 if "id" in rows[0]:
-                    conn.execute(sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM \"{table}\"))"))
+                    conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                            f'(SELECT max(id) FROM "{table}"))'
+                        )
+                    )
 
 
 def seeded_rows(engine: sa.Engine) -> dict[str, list[dict[str, Any]]]:
@@ -156,15 +178,17 @@ def seeded_rows(engine: sa.Engine) -> dict[str, list[dict[str, Any]]]:
     metadata.reflect(engine)
     with engine.connect() as conn:
         return {
-            name: rows for name, table in metadata.tables.items()
+            name: rows
+            for name, table in metadata.tables.items()
             if name != "alembic_version"
             and (rows := [dict(r._mapping) for r in conn.execute(sa.select(table))])
         }
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[TestDatabase]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestDatabase]:
     """A migrated database per engine, made once per test session."""
     if request.param == "sqlite":
         template = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"

@@ -124,6 +124,9 @@ class StaffAccount(TimestampMixin, db.Model):
     last_login_at: Mapped[datetime | None]
     # Keyed hash of the staff member's WeChat openid once bound: they cannot rate their unit.
     openid_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # The officer record of this staff member, if they can be rated or reported themselves:
+    # a clue about them is never theirs to verify.
+    officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officers.id"), unique=True)
 
     unit: Mapped[Unit] = relationship(lazy="joined")
 

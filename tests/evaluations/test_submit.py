@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from app import clock
 from app.crypto import decrypt_text
 from app.extensions import db
 from app.org.models import Role
+from clues.models import Clue, ClueReporter
 from evaluations.models import Evaluation, IdempotencyKey
 from tests.app.test_errors import assert_error_shape
 from tests.evaluations.helpers import h5_resident, rate, use_sandbox, wechat_resident
@@ -44,30 +46,57 @@ def world(app, client, wechat_sandbox):
 def test_sandbox_login_scan_rate_duplicate_and_replay(app, client, world):
     code = world["code"]
     assert client.get(f"/api/v1/scan/{code.token}").status_code == 200
-    first = rate(client, world["resident"], code.token, level=4, key="k-1",
-                 dimensions={"attitude": 5, "efficiency": 4}, reasons=["办事高效"],
-                 comment="民警很耐心", scene=1011, scancode_time=1_795_000_000)
+    first = rate(
+        client,
+        world["resident"],
+        code.token,
+        level=4,
+        key="k-1",
+        dimensions={"attitude": 5, "efficiency": 4},
+        reasons=["办事高效"],
+        comment="民警很耐心",
+        scene=1011,
+        scancode_time=1_795_000_000,
+    )
     assert first.status_code == 201, first.json
     assert first.json == {"id": first.json["id"], "clue": None}
     # Same key, same body: the first answer again, nothing new written.
-    replay = rate(client, world["resident"], code.token, level=4, key="k-1",
-                  dimensions={"attitude": 5, "efficiency": 4}, reasons=["办事高效"],
-                  comment="民警很耐心", scene=1011, scancode_time=1_795_000_000)
+    replay = rate(
+        client,
+        world["resident"],
+        code.token,
+        level=4,
+        key="k-1",
+        dimensions={"attitude": 5, "efficiency": 4},
+        reasons=["办事高效"],
+        comment="民警很耐心",
+        scene=1011,
+        scancode_time=1_795_000_000,
+    )
     assert replay.status_code == 201 and replay.json == first.json
     assert replay.headers["Idempotent-Replayed"] == "true"
     # Same key, other body: 422.
-    assert_error_shape(rate(client, world["resident"], code.token, level=1, key="k-1"), 422,
-                       "idempotency_key_reused")
+    assert_error_shape(
+        rate(client, world["resident"], code.token, level=1, key="k-1"),
+        422,
+        "idempotency_key_reused",
+    )
     # Another rating of the same code today (new key): 409.
-    body = assert_error_shape(rate(client, world["resident"], code.token, level=3, key="k-2"),
-                              409, "already_rated")
-    assert body["details"]["next_allowed_on"] == (clock.local_date() + timedelta(days=1)
-                                                  ).isoformat()
+    body = assert_error_shape(
+        rate(client, world["resident"], code.token, level=3, key="k-2"), 409, "already_rated"
+    )
+    assert (
+        body["details"]["next_allowed_on"] == (clock.local_date() + timedelta(days=1)).isoformat()
+    )
     rows = _evaluations(app)
     assert len(rows) == 1
     row = rows[0]
     assert (row.level, row.dimensions, row.reasons, row.comment) == (
-        4, {"attitude": 5, "efficiency": 4}, ["办事高效"], "民警很耐心")
+        4,
+        {"attitude": 5, "efficiency": 4},
+        ["办事高效"],
+        "民警很耐心",
+    )
     assert (row.channel, row.entry_scene) == ("wechat", 1011)
     assert row.scanned_at == datetime.fromtimestamp(1_795_000_000, UTC)
     assert row.flags == [] and row.is_excluded is False
@@ -132,13 +161,18 @@ def test_rating_an_officer(app, client, world):
     response = rate(client, world["resident"], officer_code.token, level=5)
     assert response.status_code == 201
     other = make_officer(app, world["city"]["station_a"])
-    assert_error_shape(rate(client, wechat_resident(client), officer_code.token,
-                            officer_id=other.id), 422)
+    assert_error_shape(
+        rate(client, wechat_resident(client), officer_code.token, officer_id=other.id), 422
+    )
     rows = _evaluations(app)
     assert [row.officer_id for row in rows] == [world["officer"].id]
     # A unit code lets the resident name one of the unit's officers.
-    assert rate(client, world["resident"], world["code"].token,
-                officer_id=world["officer"].id).status_code == 201
+    assert (
+        rate(
+            client, world["resident"], world["code"].token, officer_id=world["officer"].id
+        ).status_code
+        == 201
+    )
 
 
 BAD_INPUTS = [
@@ -152,22 +186,63 @@ BAD_INPUTS = [
     ("comment too long", {"comment": "长" * 501}, 422, "comment"),
     ("unknown field", {"stars": 5}, 422, "stars"),
     ("unknown code", {"qr_token": "NoSuchTokenNoSuchToken0"}, 404, None),
-    ("clue without phone", {"clue": {"category": "conduct", "description": "窗口人员态度恶劣",
-                                     "identity": "confidential"}}, 422, "clue"),
-    ("anonymous clue with phone", {"clue": {"category": "conduct", "description": "态度恶劣了",
-                                            "identity": "anonymous", "phone": "13800138000"}},
-     422, "clue"),
-    ("bad phone", {"clue": {"category": "conduct", "description": "窗口人员态度恶劣",
-                            "identity": "confidential", "phone": "12345"}}, 422, "clue.phone"),
-    ("unknown category", {"clue": {"category": "weather", "description": "窗口人员态度恶劣",
-                                   "identity": "anonymous"}}, 422, "clue.category"),
+    (
+        "clue without phone",
+        {
+            "clue": {
+                "category": "conduct",
+                "description": "窗口人员态度恶劣",
+                "identity": "confidential",
+            }
+        },
+        422,
+        "clue",
+    ),
+    (
+        "anonymous clue with phone",
+        {
+            "clue": {
+                "category": "conduct",
+                "description": "态度恶劣了",
+                "identity": "anonymous",
+                "phone": "13800138000",
+            }
+        },
+        422,
+        "clue",
+    ),
+    (
+        "bad phone",
+        {
+            "clue": {
+                "category": "conduct",
+                "description": "窗口人员态度恶劣",
+                "identity": "confidential",
+                "phone": "12345",
+            }
+        },
+        422,
+        "clue.phone",
+    ),
+    (
+        "unknown category",
+        {
+            "clue": {
+                "category": "weather",
+                "description": "窗口人员态度恶劣",
+                "identity": "anonymous",
+            }
+        },
+        422,
+        "clue.category",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "change", "status", "field"), BAD_INPUTS,
-                         ids=[case[0] for case in BAD_INPUTS])
-def test_bad_input_is_refused_and_writes_nothing(app, client, world, case, change, status,
-                                                 field):
+@pytest.mark.parametrize(
+    ("case", "change", "status", "field"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS]
+)
+def test_bad_input_is_refused_and_writes_nothing(app, client, world, case, change, status, field):
     body = {"qr_token": world["code"].token, "level": 4, **change}
     body = {k: v for k, v in body.items() if v is not None}
     response = client.post("/api/v1/evaluations", headers=world["resident"], json=body)
@@ -178,13 +253,17 @@ def test_bad_input_is_refused_and_writes_nothing(app, client, world, case, chang
 
 
 def test_malformed_json_and_revoked_code_write_nothing(app, client, world):
-    assert_error_shape(client.post("/api/v1/evaluations", data="{level: 5",
-                                   headers={**world["resident"],
-                                            "Content-Type": "application/json"}),
-                       400, "invalid_json")
+    assert_error_shape(
+        client.post(
+            "/api/v1/evaluations",
+            data="{level: 5",
+            headers={**world["resident"], "Content-Type": "application/json"},
+        ),
+        400,
+        "invalid_json",
+    )
     admin = make_staff(app, Role.ADMIN, world["city"]["city"])
-    client.post(f"/api/v1/qr-codes/{world['code'].id}/revoke", headers=bearer(app, admin),
-                json={})
+    client.post(f"/api/v1/qr-codes/{world['code'].id}/revoke", headers=bearer(app, admin), json={})
     assert_error_shape(rate(client, world["resident"], world["code"].token), 410, "qr_revoked")
     assert _evaluations(app) == []
 
@@ -202,20 +281,40 @@ def test_album_scans_and_bursts_are_flagged_and_excluded(app, client, world):
     assert [row.is_excluded for row in rows] == [True, False, False, True]
 
 
-def test_a_clue_is_kept_as_submitted_with_the_phone_encrypted(app, client, world):
-    response = rate(client, world["resident"], world["code"].token, level=1,
-                    comment="等了两个小时没人管",
-                    clue={"category": "buck_passing", "description": "窗口推诿，让我跑了三趟",
-                          "identity": "confidential", "phone": "13800138000",
-                          "officer_id": world["officer"].id})
+def test_a_clue_is_filed_with_a_tracking_number_and_the_phone_encrypted(app, client, world):
+    response = rate(
+        client,
+        world["resident"],
+        world["code"].token,
+        level=1,
+        comment="等了两个小时没人管",
+        clue={
+            "category": "buck_passing",
+            "description": "窗口推诿，让我跑了三趟",
+            "identity": "confidential",
+            "phone": "13800138000",
+            "officer_id": world["officer"].id,
+        },
+    )
     assert response.status_code == 201
-    assert response.json["clue"]["status"] == "submitted"
+    clue = response.json["clue"]
+    assert re.fullmatch(r"XQ\d{8}-\d{4}", clue["tracking_no"])
+    assert clue["status"] == "submitted" and clue["due_at"]
     with app.app_context():
-        raw = str(db.session.execute(sa.text("SELECT clue_payload FROM evaluations")).scalar())
-        assert "13800138000" not in raw
-        row = db.session.scalars(sa.select(Evaluation)).one()
-        assert row.clue_payload["category"] == "buck_passing"
-        assert decrypt_text(row.clue_payload["phone"]) == "13800138000"
+        dump = "".join(
+            str(tuple(row))
+            for table in ("clues", "clue_reporters", "evaluations")
+            for row in db.session.execute(sa.text(f"SELECT * FROM {table}"))
+        )
+        assert "13800138000" not in dump
+        reporter = db.session.scalars(sa.select(ClueReporter)).one()
+        assert decrypt_text(reporter.phone_encrypted) == "13800138000"
+        filed = db.session.scalars(sa.select(Clue)).one()
+        assert (filed.category, filed.officer_id, filed.source) == (
+            "buck_passing",
+            world["officer"].id,
+            "evaluation",
+        )
 
 
 def test_h5_resident_token_and_wechat_token_both_rate(app, client, world):
@@ -225,8 +324,8 @@ def test_h5_resident_token_and_wechat_token_both_rate(app, client, world):
 
 
 def test_missing_or_bad_token(client, world):
-    assert_error_shape(client.post("/api/v1/evaluations",
-                                   json={"qr_token": world["code"].token, "level": 5}), 401)
+    assert_error_shape(
+        client.post("/api/v1/evaluations", json={"qr_token": world["code"].token, "level": 5}), 401
+    )
     assert_error_shape(rate(client, {"Authorization": "Bearer nope"}, world["code"].token), 401)
-    assert_error_shape(rate(client, world["resident"], world["code"].token,
-                            key="x" * 101), 422)
+    assert_error_shape(rate(client, world["resident"], world["code"].token, key="x" * 101), 422)

@@ -1,0 +1,269 @@
+"""Request and response schemas of the clue endpoints.
+
+No staff-facing schema carries a field from which the reporter could be identified; the
+reporter has its own audited endpoint.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
+
+from app.schemas import Page, PageQuery, Schema
+from clues.models import ClueSource, Outcome, RejectReason
+from clues.states import ClueStatus
+from evaluations.questionnaire import ClueCategory
+from evaluations.schemas import ClueIn
+
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+# ---------------------------------------------------------------- staff: reading
+
+
+class UnitRef(Schema):
+    id: int
+    name: str
+
+
+class OfficerRef(Schema):
+    id: int
+    name: str
+    staff_no: str
+    position: str
+
+
+class WarningOut(Schema):
+    kind: str = Field(
+        description="officer_reported 同一人员多人反映；unit_reported 同一单位多人"
+        "反映；repeat 同一群众多次反映同一对象"
+    )
+    count: int
+    window_days: int
+    officer_id: int | None
+    created_at: datetime
+
+
+class ReportOut(Schema):
+    id: int
+    outcome: Outcome
+    findings: str
+    measures: str
+    persons_handled: int
+    involves_misconduct: bool
+    reply_to_reporter: str
+    submitted_at: datetime
+    decision: str | None
+    return_reason: str
+
+
+class ExtensionOut(Schema):
+    id: int
+    days: int
+    reason: str
+    status: str
+    requested_at: datetime
+    decided_at: datetime | None
+    decision_note: str
+
+
+class ClueOut(Schema):
+    id: int
+    tracking_no: str
+    source: ClueSource
+    status: ClueStatus
+    status_label: str
+    category: ClueCategory
+    category_label: str
+    unit: UnitRef
+    officer: OfficerRef | None
+    description: str
+    assigned_unit: UnitRef | None
+    assignee_id: int | None
+    stage: str | None = Field(description="当前期限环节：screening、verification、review、appeal")
+    due_at: datetime | None
+    is_overdue: bool
+    outcome: Outcome | None
+    persons_handled: int
+    involves_misconduct: bool
+    reject_reason: RejectReason | None
+    reporter_message: str
+    master_id: int | None
+    submitted_at: datetime
+    accepted_at: datetime | None
+    assigned_at: datetime | None
+    verifying_at: datetime | None
+    reviewing_at: datetime | None
+    closed_at: datetime | None
+    rerating_due_at: datetime | None
+    warnings: list[WarningOut] = Field(description="高频线索预警（审核交办人员可见）")
+    report: ReportOut | None = Field(description="最近一次核查报告")
+    extensions: list[ExtensionOut]
+
+
+class ClueQuery(PageQuery):
+    status: ClueStatus | None = None
+    unit_id: int | None = Field(None, description="被反映单位及其下级")
+    overdue: bool | None = Field(None, description="true 只看已超期的")
+
+
+class CluePage(Page):
+    items: list[ClueOut]
+
+
+class EventOut(Schema):
+    id: int
+    created_at: datetime
+    actor_type: str
+    actor_name: str = Field(description="工作人员的用户名；群众和系统为空")
+    role: str
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str
+    public_note: str
+    details: dict
+
+
+class EventList(Schema):
+    items: list[EventOut]
+
+
+class ReporterOut(Schema):
+    clue_id: int
+    identity: str = Field(description="anonymous 匿名；confidential 实名保密")
+    phone: str | None
+    channel: str | None = Field(description="wechat 或 h5；工作人员登记的线索为空")
+
+
+class DuplicateOut(Schema):
+    id: int
+    tracking_no: str
+    status: ClueStatus
+    score: float = Field(description="文本相似度 0–1")
+    same_officer: bool
+    submitted_at: datetime
+    description: str
+
+
+class DuplicateList(Schema):
+    items: list[DuplicateOut]
+
+
+# ---------------------------------------------------------------- staff: actions
+
+
+class NoteIn(Schema):
+    note: Note = ""
+
+
+class RejectIn(Schema):
+    reason: RejectReason
+    message: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="告诉反映人的话"
+    )
+
+
+class MergeIn(Schema):
+    master_id: StrictInt = Field(description="并入的主线索")
+    note: Note = ""
+
+
+class AssignIn(Schema):
+    unit_id: StrictInt = Field(description="核查单位（须在本人管辖范围内）")
+    days: StrictInt | None = Field(
+        None, ge=1, le=90, description="核查期限（工作日）；不填按类别默认"
+    )
+    assignee_id: StrictInt | None = Field(None, description="指定承办的核查人员")
+    note: Note = ""
+
+
+class ReportIn(Schema):
+    outcome: Outcome
+    findings: Text
+    measures: Annotated[str, StringConstraints(max_length=5000)] = ""
+    persons_handled: StrictInt = Field(0, ge=0, le=1000, description="组织处理人数")
+    involves_misconduct: StrictBool = Field(False, description="是否涉及违纪违规（可移交纪检）")
+    reply_to_reporter: Annotated[str, StringConstraints(max_length=1000)] = Field(
+        "", description="办结后告诉反映人的话"
+    )
+
+
+class ReturnIn(Schema):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class ExtensionIn(Schema):
+    days: StrictInt = Field(ge=1, le=90, description="延长的工作日数")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class UpholdIn(Schema):
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="维持的理由（告诉反映人）"
+    )
+
+
+class ClueRegisterIn(Schema):
+    source: ClueSource = Field(description="survey 民意测评；case_review 案件评查")
+    category: ClueCategory
+    unit_id: StrictInt
+    officer_id: StrictInt | None = None
+    description: Annotated[str, StringConstraints(min_length=5, max_length=5000)]
+
+
+# ---------------------------------------------------------------- residents
+
+
+class DirectReportIn(ClueIn):
+    qr_token: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="扫到的二维码：被反映的单位"
+    )
+
+
+class ClueSummaryOut(Schema):
+    tracking_no: str
+    status: str
+    due_at: datetime | None
+
+
+class TimelineItem(Schema):
+    at: datetime
+    status: str
+    status_label: str
+    note: str
+
+
+class MyClueOut(Schema):
+    tracking_no: str
+    status: ClueStatus
+    status_label: str
+    category_label: str
+    unit_name: str
+    description: str
+    submitted_at: datetime
+    due_at: datetime | None = Field(description="当前环节的承诺办结时间")
+    stage_label: str | None
+    outcome_label: str | None = Field(description="办结后的核查结论")
+    reply: str = Field(description="办理单位给您的答复")
+    master_tracking_no: str | None = Field(description="已并案时，主线索的编号（进度跟随主线索）")
+    timeline: list[TimelineItem]
+    rerating: dict | None = Field(description="回评邀请：status、expires_at、level、resolved")
+    can_appeal: bool
+
+
+class MyClueList(Schema):
+    items: list[MyClueOut]
+
+
+class ReratingIn(Schema):
+    level: StrictInt = Field(ge=1, le=5)
+    resolved: StrictBool = Field(description="问题是否已解决")
+    comment: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class AppealIn(Schema):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]

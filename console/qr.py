@@ -1,0 +1,193 @@
+"""QR management for admins: a unit's codes, issue, revoke, rotate, code image and poster."""
+
+from __future__ import annotations
+
+import io
+
+import sqlalchemy as sa
+from flask import Response, current_app, flash, request, send_file, url_for
+from werkzeug.datastructures import MultiDict
+
+from app.auth import ensure_in_scope
+from app.errors import ApiError
+from app.extensions import db
+from app.org import service as org_service
+from app.org.models import Officer, Role, Unit, subtree_filter
+from console.forms import FormError, api_error_fields, describe, parse
+from console.web import bp, console_view, current_staff, page, secure, see_other
+from qr import service
+from qr.fonts import FontNotFound, font_identity
+from qr.models import QRCode, QRStatus
+from qr.render import RENDERER_VERSION, RenderCache, poster_png, qr_svg, resolve_font
+from qr.schemas import QRCodeIn, RevokeIn
+
+
+def _selected_unit(raw: str | None) -> Unit:
+    staff = current_staff()
+    unit = org_service.get_unit(int(raw)) if raw and raw.isdigit() else staff.unit
+    ensure_in_scope(unit)
+    return unit
+
+
+def _scoped_code(code_id: int) -> QRCode:
+    code = service.get_code(code_id)
+    ensure_in_scope(code.unit)
+    return code
+
+
+def _qr_page(
+    unit: Unit,
+    status: int = 200,
+    *,
+    failed: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: MultiDict[str, str] | None = None,
+) -> Response:
+    staff = current_staff()
+    units = db.session.scalars(
+        sa.select(Unit).where(subtree_filter(staff.unit.path)).order_by(Unit.path)
+    ).all()
+    codes = db.session.scalars(
+        sa.select(QRCode)
+        .where(QRCode.unit_id == unit.id)
+        .order_by(QRCode.status != QRStatus.ACTIVE, QRCode.id.desc())
+        .limit(200)
+    ).all()
+    officers = db.session.scalars(
+        sa.select(Officer).where(Officer.unit_id == unit.id, Officer.is_active).order_by(Officer.id)
+    ).all()
+    return page(
+        "qr.html",
+        status,
+        unit=unit,
+        units=units,
+        codes=codes,
+        officers=officers,
+        failed=failed,
+        errors=errors or {},
+        error_lines=describe(errors or {}),
+        values=values or MultiDict(),
+    )
+
+
+@bp.get("/qr")
+@console_view(Role.ADMIN)
+def qr_codes() -> Response:
+    return _qr_page(_selected_unit(request.args.get("unit_id")))
+
+
+def _back(unit_id: int) -> Response:
+    return see_other(url_for("console.qr_codes", unit_id=unit_id))
+
+
+@bp.post("/qr")
+@console_view(Role.ADMIN)
+def qr_issue() -> Response:
+    """Issue a unit, window or officer code."""
+    form = request.form
+    unit = _selected_unit(form.get("unit_id"))
+    try:
+        body = parse(QRCodeIn, form)
+        officer = org_service.get_officer(body.officer_id) if body.officer_id else None
+        code = service.issue_code(unit=unit, officer=officer, label=body.label)
+    except FormError as error:
+        db.session.rollback()
+        return _qr_page(
+            _selected_unit(form.get("unit_id")),
+            error.status,
+            failed="issue",
+            errors=error.errors,
+            values=form,
+        )
+    except ApiError as error:
+        db.session.rollback()
+        return _qr_page(
+            _selected_unit(form.get("unit_id")),
+            error.status,
+            failed="issue",
+            errors=api_error_fields(error),
+            values=form,
+        )
+    db.session.commit()
+    flash(f"已签发二维码 {code.serial}。", "ok")
+    return _back(unit.id)
+
+
+@bp.post("/qr/<int:code_id>/revoke")
+@console_view(Role.ADMIN)
+def qr_revoke(code_id: int) -> Response:
+    code = _scoped_code(code_id)
+    unit_id = code.unit_id
+    try:
+        body = parse(RevokeIn, request.form)
+        service.revoke_code(code, reason=body.reason)
+    except (FormError, ApiError) as error:
+        db.session.rollback()
+        errors = error.errors if isinstance(error, FormError) else api_error_fields(error)
+        return _qr_page(
+            _selected_unit(str(unit_id)), error.status, failed=f"code-{code_id}", errors=errors
+        )
+    db.session.commit()
+    flash(f"已停用二维码 {code.serial}，扫描它将指向本单位现在的二维码。", "ok")
+    return _back(unit_id)
+
+
+@bp.post("/qr/<int:code_id>/rotate")
+@console_view(Role.ADMIN)
+def qr_rotate(code_id: int) -> Response:
+    code = _scoped_code(code_id)
+    unit_id = code.unit_id
+    try:
+        replacement = service.rotate_code(code)
+    except ApiError as error:
+        db.session.rollback()
+        return _qr_page(
+            _selected_unit(str(unit_id)),
+            error.status,
+            failed=f"code-{code_id}",
+            errors=api_error_fields(error),
+        )
+    db.session.commit()
+    flash(f"已轮换：{code.serial} 停用，新码 {replacement.serial}，请打印新海报替换。", "ok")
+    return _back(unit_id)
+
+
+def _cache() -> RenderCache:
+    return RenderCache(current_app.config["QR_CACHE_DIR"])
+
+
+@bp.get("/qr/<int:code_id>/code.svg")
+@console_view(Role.ADMIN)
+def qr_image(code_id: int) -> Response:
+    code = _scoped_code(code_id)
+    url = code.url
+    data = _cache().get_or_render("svg", (url,), lambda: qr_svg(url))
+    response = send_file(
+        io.BytesIO(data), mimetype="image/svg+xml", download_name=f"{code.serial}.svg", max_age=0
+    )
+    return secure(response)
+
+
+@bp.get("/qr/<int:code_id>/poster.png")
+@console_view(Role.ADMIN)
+def qr_poster(code_id: int) -> Response:
+    """The printable A5 poster, the same image as the API's."""
+    code = _scoped_code(code_id)
+    info = service.poster_info(code)
+    try:
+        font = resolve_font(current_app.config.get("QR_FONT_PATH"))
+    except FontNotFound as exc:
+        raise ApiError(503, "font_missing", str(exc)) from exc
+    data = _cache().get_or_render(
+        "poster",
+        (info, font_identity(font), RENDERER_VERSION),
+        lambda: poster_png(info, font_path=font),
+    )
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="image/png",
+        as_attachment=True,
+        download_name=f"{code.serial}-poster.png",
+        max_age=0,
+    )
+    return secure(response)

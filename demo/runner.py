@@ -1,0 +1,124 @@
+"""`flask --app run up`: the whole product on one machine for development and demos."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.demo import DEMO_PASSWORD, DEMO_STAFF
+from notifications.channels.wechat import sandbox_templates
+from notifications.hotline_sandbox import DEFAULT_SECRET
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@click.command(
+    "up",
+    help="一次启动全部服务：接口与 H5 页面、调度器、微信沙箱和 12345 平台沙箱；Ctrl-C 全部停止。",
+)
+@click.option(
+    "--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000"
+)
+@click.option(
+    "--sandbox-port",
+    default=5001,
+    show_default=True,
+    type=int,
+    help="微信沙箱端口；12345 沙箱用下一个端口",
+)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn 进程数")
+@with_appcontext
+def up_command(port: int, sandbox_port: int, workers: int) -> None:
+    env = dict(os.environ)
+    if not current_app.config["WECHAT_APPID"]:
+        # No real WeChat credentials: talk to the local sandbox.
+        env.update(
+            WECHAT_API_BASE=f"http://127.0.0.1:{sandbox_port}",
+            WECHAT_APPID="wxsandbox",
+            WECHAT_SECRET="sandbox-secret",
+        )
+    hotline_port = sandbox_port + 1
+    if not current_app.config["HOTLINE_URL"]:
+        # No 12345 platform configured: forward to the local stand-in.
+        env.update(
+            HOTLINE_URL=f"http://127.0.0.1:{hotline_port}/forward", HOTLINE_SECRET=DEFAULT_SECRET
+        )
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    flask = [sys.executable, "-m", "flask", "--app", "run"]
+    templates = [f"--template={tid}={','.join(keys)}" for tid, keys in sandbox_templates().items()]
+    commands = {
+        "微信沙箱": flask + ["wechat-sandbox", "--port", str(sandbox_port), *templates],
+        "12345 沙箱": flask
+        + [
+            "hotline-sandbox",
+            "--port",
+            str(hotline_port),
+            "--callback-url",
+            f"http://127.0.0.1:{port}/integrations/12345/callback",
+        ],
+        "调度器": flask + ["scheduler", "run"],
+        "接口服务": [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "run:app",
+            "--bind",
+            f"0.0.0.0:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--access-logfile",
+            "-",
+        ],
+    }
+    processes: dict[str, subprocess.Popen] = {}
+    for name, command in commands.items():
+        processes[name] = subprocess.Popen(command, cwd=PROJECT_DIR, env=env)
+
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(
+        f"\n评议已启动：接口 {env['PUBLIC_BASE_URL']}  接口文档 {env['PUBLIC_BASE_URL']}/docs  "
+        f"工作台 {env['PUBLIC_BASE_URL']}/console  微信沙箱 http://127.0.0.1:{sandbox_port}  "
+        f"12345 沙箱 http://127.0.0.1:{hotline_port}\n"
+        f"演示账号：{'、'.join(s.username for s in DEMO_STAFF)}，密码 {DEMO_PASSWORD}。"
+        "按 Ctrl-C 停止全部服务。\n"
+    )
+    exit_code = 0
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                click.echo(
+                    f"{name}已退出（代码 {process.returncode}），正在停止其余服务……", err=True
+                )
+                exit_code = 1
+                stopping = True
+                break
+        time.sleep(0.5)
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    sys.exit(exit_code)

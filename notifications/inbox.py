@@ -1,0 +1,128 @@
+"""The staff in-app inbox: messages fanned out to every active staff member of the given
+roles whose scope covers the unit concerned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from apiflask import APIBlueprint
+from pydantic import Field
+
+from app.auth import current_staff, staff_required
+from app.clock import utcnow
+from app.errors import ApiError
+from app.extensions import db
+from app.org.models import Role, StaffAccount, Unit
+from app.schemas import Page, PageQuery, Schema, paginate
+from notifications.models import InboxItem
+
+
+def _ancestor_ids(unit: Unit) -> list[int]:
+    """The unit and its ancestors (their staff's scope covers it), read off its path."""
+    return [int(part) for part in unit.path.strip("/").split("/") if part]
+
+
+def notify_staff(
+    *,
+    roles: tuple[Role, ...],
+    unit: Unit,
+    kind: str,
+    title: str,
+    body: str = "",
+    dedupe_key: str,
+    clue_id: int | None = None,
+    letter_id: int | None = None,
+    referral_id: int | None = None,
+) -> int:
+    """Put a message in the inbox of each matching staff member (once per dedupe key)."""
+    staff_ids = list(
+        db.session.scalars(
+            sa.select(StaffAccount.id).where(
+                StaffAccount.role.in_(roles),
+                StaffAccount.is_active,
+                StaffAccount.unit_id.in_(_ancestor_ids(unit)),
+            )
+        )
+    )
+    existing = set(
+        db.session.scalars(
+            sa.select(InboxItem.staff_id).where(
+                InboxItem.dedupe_key == dedupe_key, InboxItem.staff_id.in_(staff_ids)
+            )
+        )
+    )
+    items = [
+        InboxItem(
+            staff_id=staff_id,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            dedupe_key=dedupe_key,
+            clue_id=clue_id,
+            letter_id=letter_id,
+            referral_id=referral_id,
+        )
+        for staff_id in staff_ids
+        if staff_id not in existing
+    ]
+    db.session.add_all(items)
+    return len(items)
+
+
+bp = APIBlueprint("inbox", __name__, url_prefix="/api/v1", tag="站内消息")
+
+
+class InboxQuery(PageQuery):
+    unread: bool | None = Field(None, description="true 只看未读")
+
+
+class InboxOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    clue_id: int | None
+    letter_id: int | None
+    referral_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(Page):
+    items: list[InboxOut]
+    unread: int
+
+
+@bp.get("/inbox")
+@staff_required()
+@bp.input(InboxQuery, location="query", arg_name="query")
+@bp.output(InboxPage)
+def list_inbox(query: InboxQuery):
+    """我的站内消息（新线索、交办、待审核、延期申请、函件、移交等）"""
+    staff = current_staff()
+    stmt = sa.select(InboxItem).where(InboxItem.staff_id == staff.id)
+    if query.unread is not None:
+        stmt = stmt.where(
+            InboxItem.read_at.is_(None) if query.unread else InboxItem.read_at.is_not(None)
+        )
+    page = paginate(stmt.order_by(InboxItem.id.desc()), query, InboxOut)
+    page["unread"] = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            InboxItem.staff_id == staff.id, InboxItem.read_at.is_(None)
+        )
+    )
+    return page
+
+
+@bp.post("/inbox/<int:item_id>/read")
+@staff_required()
+@bp.output(InboxOut)
+def mark_read(item_id: int):
+    """标记为已读"""
+    item = db.session.get(InboxItem, item_id)
+    if item is None or item.staff_id != current_staff().id:
+        raise ApiError(404, "not_found", "消息不存在")
+    item.read_at = item.read_at or utcnow()
+    db.session.commit()
+    return item

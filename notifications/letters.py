@@ -1,0 +1,210 @@
+"""Letters (两函一通报): numbering, issuing exactly once per cause, and their wording.
+
+Every letter has a cause (`dedupe_key`, unique): the same sweep run twice, or by two
+processes at once, issues it once. Numbers run per kind and year (评督〔2026〕12号); the
+counter row is locked before the duplicates are looked for, so concurrent issuers queue up
+and the second one sees what the first issued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.audit import record_audit
+from app.clock import local_date, utcnow
+from app.errors import ApiError
+from app.extensions import db
+from app.org.models import Role, StaffAccount, Unit
+from notifications.inbox import notify_staff
+from notifications.models import Letter, LetterKind, SerialCounter
+
+
+@dataclass
+class LetterSpec:
+    """A letter to issue if its cause has none yet."""
+
+    dedupe_key: str
+    unit_id: int | None
+    title: str
+    body: str
+    clue_id: int | None = None
+    response_due_at: datetime | None = None
+    content: dict[str, Any] = field(default_factory=dict)
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+def serial_text(kind: LetterKind, year: int, number: int) -> str:
+    return f"{kind.serial_prefix}〔{year}〕{number}号"
+
+
+def _lock_counter(kind: LetterKind, year: int) -> int:
+    """Lock this kind's counter for the year (creating it) and return its last number."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(SerialCounter)
+        .values(kind=kind.value, year=year, last=0)
+        .on_conflict_do_update(index_elements=["kind", "year"], set_={"last": SerialCounter.last})
+        .returning(SerialCounter.last)
+    )
+    return db.session.execute(statement).scalar_one()
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What was issued, as plain values (no ORM objects: sweeps issue thousands)."""
+
+    id: int
+    dedupe_key: str
+    serial: str
+    unit_id: int | None
+    clue_id: int | None
+    body: str
+    issued_at: datetime
+
+
+def issue_letters(
+    kind: LetterKind, specs: list[LetterSpec], *, now: datetime | None = None
+) -> list[Issued]:
+    """Issue the letters whose cause has none yet."""
+    now = now or utcnow()
+    year = local_date(now).year
+    last = _lock_counter(kind, year)
+    if not specs:
+        return []
+    keys = [spec.dedupe_key for spec in specs]
+    issued = set()
+    for chunk in range(0, len(keys), 5000):
+        issued |= set(
+            db.session.scalars(
+                sa.select(Letter.dedupe_key).where(
+                    Letter.dedupe_key.in_(keys[chunk : chunk + 5000])
+                )
+            )
+        )
+    fresh = [spec for spec in specs if spec.dedupe_key not in issued]
+    if not fresh:
+        return []
+    rows = [
+        {
+            "kind": kind,
+            "year": year,
+            "number": last + index,
+            "serial": serial_text(kind, year, last + index),
+            "dedupe_key": spec.dedupe_key,
+            "unit_id": spec.unit_id,
+            "clue_id": spec.clue_id,
+            "title": spec.title,
+            "body": spec.body,
+            "content": spec.content,
+            "period_start": spec.period_start,
+            "period_end": spec.period_end,
+            "issued_at": now,
+            "response_due_at": spec.response_due_at,
+            "response": "",
+        }
+        for index, spec in enumerate(fresh, start=1)
+    ]
+    db.session.execute(
+        sa.update(SerialCounter)
+        .where(SerialCounter.kind == kind.value, SerialCounter.year == year)
+        .values(last=last + len(rows))
+    )
+    table = Letter.__table__
+    returned = db.session.execute(
+        sa.insert(table).returning(
+            table.c.id,
+            table.c.dedupe_key,
+            table.c.serial,
+            table.c.unit_id,
+            table.c.clue_id,
+            table.c.body,
+            table.c.issued_at,
+            sort_by_parameter_order=True,
+        ),
+        rows,
+    )
+    return [Issued(*row) for row in returned]
+
+
+def issuer_name() -> str:
+    """Who signs the letters: configured, else the root unit of the registry."""
+    configured = current_app.config.get("LETTER_ISSUER")
+    if configured:
+        return configured
+    root = db.session.scalar(sa.select(Unit.name).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+    return root or "评议办公室"
+
+
+def chinese_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def sign(body: str, when: datetime) -> str:
+    return f"{body}\n\n{issuer_name()}\n{chinese_date(local_date(when))}"
+
+
+# ---------------------------------------------------------------- answering
+
+# Letters that ask the addressed unit for a written answer.
+ANSWERABLE = (LetterKind.SUPERVISION, LetterKind.ESCALATION)
+
+
+def get_letter(letter_id: int) -> Letter:
+    """The letter with this id, or 404."""
+    letter = db.session.get(Letter, letter_id)
+    if letter is None:
+        raise ApiError(404, "not_found", "函件不存在", {"letter_id": letter_id})
+    return letter
+
+
+def respond_to_letter(letter: Letter, *, staff: StaffAccount, response: str) -> Letter:
+    """File the addressed unit's written answer to a 督办函 (once), audit it, and tell the
+    screeners above the unit, who sent it."""
+    if letter.kind not in ANSWERABLE:
+        raise ApiError(
+            409, "not_answerable", f"{letter.kind.label}无需回复", {"kind": letter.kind.value}
+        )
+    if letter.responded_at is not None:
+        raise ApiError(
+            409,
+            "already_answered",
+            "该督办函已回复，不能重复回复",
+            {"responded_at": letter.responded_at.isoformat()},
+        )
+    now = utcnow()
+    # Conditional on "not yet answered" so two answers racing each other cannot both land.
+    answered = db.session.execute(
+        sa.update(Letter)
+        .where(Letter.id == letter.id, Letter.responded_at.is_(None))
+        .values(response=response, responded_at=now, responded_by=staff.id)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not answered:
+        raise ApiError(409, "already_answered", "该督办函已回复，不能重复回复")
+    record_audit(
+        "letter.respond",
+        object_type="letter",
+        object_id=letter.id,
+        unit_id=letter.unit_id,
+        details={"serial": letter.serial, "kind": letter.kind.value, "length": len(response)},
+    )
+    if letter.unit is not None:
+        notify_staff(
+            roles=(Role.SCREENER,),
+            unit=letter.unit,
+            kind="letter_response",
+            title=f"{letter.kind.label} {letter.serial} 已回复：{letter.unit.name}",
+            body=response[:500],
+            dedupe_key=f"letter-response:{letter.id}",
+            letter_id=letter.id,
+            clue_id=letter.clue_id,
+        )
+    return letter
