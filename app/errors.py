@@ -67,8 +67,11 @@ def error_response(
     """Build the one error response."""
     default_code, default_message = _defaults(status)
     response = jsonify(
-        {"error": code or default_code, "message": message or default_message,
-         "details": details or {}}
+        {
+            "error": code or default_code,
+            "message": message or default_message,
+            "details": details or {},
+        }
     )
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -85,7 +88,9 @@ def _validation_response(error: _ValidationError) -> Response:
     location = locations[0][0] if locations else None
     names = "、".join(fields) or "请求体"
     return error_response(
-        422, "validation_error", f"请求参数有误：{names}",
+        422,
+        "validation_error",
+        f"请求参数有误：{names}",
         {"location": location, "fields": fields},
     )
 
@@ -109,17 +114,20 @@ def register_error_handlers(app: APIFlask) -> None:
             from app.ratelimit import retry_after_seconds
 
             seconds = retry_after_seconds()
-            return error_response(429, "rate_limited", f"请求过于频繁，请 {seconds} 秒后再试",
-                                  {"limit": str(error.limit.limit), "retry_after": seconds},
-                                  {"Retry-After": str(seconds)})
+            return error_response(
+                429,
+                "rate_limited",
+                f"请求过于频繁，请 {seconds} 秒后再试",
+                {"limit": str(error.limit.limit), "retry_after": seconds},
+                {"Retry-After": str(seconds)},
+            )
         return error_response(error.code or 500, headers=headers)
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
         if error.status >= 500:
             db.session.rollback()
-        return error_response(error.status, error.code, error.message, error.details,
-                              error.headers)
+        return error_response(error.status, error.code, error.message, error.details, error.headers)
 
     @app.errorhandler(IntegrityError)
     def _integrity_error(error: IntegrityError) -> Response:

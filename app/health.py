@@ -27,6 +27,7 @@ def healthz():
         db.session.rollback()
     except SQLAlchemyError as exc:
         db.session.rollback()
-        raise ApiError(503, "database_unavailable", "数据库不可用",
-                       {"database": db.engine.dialect.name}) from exc
+        raise ApiError(
+            503, "database_unavailable", "数据库不可用", {"database": db.engine.dialect.name}
+        ) from exc
     return {"status": "ok", "database": db.engine.dialect.name}

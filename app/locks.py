@@ -41,8 +41,11 @@ def acquire_lease(name: str, holder: str, ttl: timedelta) -> bool:
         return True
     try:
         with db.engine.begin() as conn:
-            conn.execute(sa.insert(Lease).values(name=name, holder=holder,
-                                                 expires_at=now + ttl, acquired_at=now))
+            conn.execute(
+                sa.insert(Lease).values(
+                    name=name, holder=holder, expires_at=now + ttl, acquired_at=now
+                )
+            )
         return True
     except IntegrityError:
         return False
@@ -51,15 +54,19 @@ def acquire_lease(name: str, holder: str, ttl: timedelta) -> bool:
 def release_lease(name: str, holder: str) -> None:
     """Give the lease up at once so a waiting process can take it."""
     with db.engine.begin() as conn:
-        conn.execute(sa.update(Lease).where(Lease.name == name, Lease.holder == holder)
-                     .values(expires_at=utcnow() - timedelta(seconds=1)))
+        conn.execute(
+            sa.update(Lease)
+            .where(Lease.name == name, Lease.holder == holder)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
 
 
 def lease_holder(name: str) -> str | None:
     """Who holds the lease now (None when free or lapsed)."""
     with db.engine.connect() as conn:
-        row = conn.execute(sa.select(Lease.holder, Lease.expires_at)
-                           .where(Lease.name == name)).first()
+        row = conn.execute(
+            sa.select(Lease.holder, Lease.expires_at).where(Lease.name == name)
+        ).first()
     if row is None:
         return None
     return row.holder if row.expires_at > utcnow() else None

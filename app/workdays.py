@@ -70,7 +70,8 @@ class WorkingCalendar:
         if end < start:
             return -self.working_days_between(end, start)
         return sum(
-            1 for offset in range(1, (end - start).days + 1)
+            1
+            for offset in range(1, (end - start).days + 1)
             if self.is_working_day(start + timedelta(days=offset))
         )
 
@@ -96,8 +97,9 @@ def _in_year(year: int) -> sa.ColumnElement[bool]:
 
 def special_days(year: int) -> list[CalendarDay]:
     """The holidays and adjusted working days of `year`, in date order."""
-    return list(db.session.scalars(
-        sa.select(CalendarDay).where(_in_year(year)).order_by(CalendarDay.day)))
+    return list(
+        db.session.scalars(sa.select(CalendarDay).where(_in_year(year)).order_by(CalendarDay.day))
+    )
 
 
 def _forget_cached_calendar() -> None:
@@ -106,6 +108,7 @@ def _forget_cached_calendar() -> None:
 
 
 # ---------------------------------------------------------------- official schedules
+
 
 def schedule_days(schedule: dict[str, Any]) -> list[dict[str, Any]]:
     """Expand a published schedule (holiday ranges, adjusted working days) into day rows."""
@@ -116,8 +119,13 @@ def schedule_days(schedule: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"day": day, "is_working": False, "name": holiday["name"]})
             day += timedelta(days=1)
     for workday in schedule["workdays"]:
-        rows.append({"day": date.fromisoformat(workday["date"]), "is_working": True,
-                     "name": workday["name"]})
+        rows.append(
+            {
+                "day": date.fromisoformat(workday["date"]),
+                "is_working": True,
+                "name": workday["name"],
+            }
+        )
     return rows
 
 
@@ -130,16 +138,25 @@ def load_schedule(schedule: dict[str, Any]) -> int:
     rows = schedule_days(schedule)
     if any(row["day"].year != year for row in rows):
         raise ApiError(422, "validation_error", f"日程中有不属于 {year} 年的日期")
-    admin_days = set(db.session.scalars(sa.select(CalendarDay.day).where(
-        CalendarDay.source == "admin", _in_year(year))))
-    db.session.execute(sa.delete(CalendarDay).where(
-        CalendarDay.source == "official", _in_year(year)))
+    admin_days = set(
+        db.session.scalars(
+            sa.select(CalendarDay.day).where(CalendarDay.source == "admin", _in_year(year))
+        )
+    )
+    db.session.execute(
+        sa.delete(CalendarDay).where(CalendarDay.source == "official", _in_year(year))
+    )
     new_rows = [row for row in rows if row["day"] not in admin_days]
     db.session.add_all(CalendarDay(source="official", **row) for row in new_rows)
     db.session.flush()
     _forget_cached_calendar()
-    record_audit("calendar.load_schedule", object_type="calendar", object_id=year, unit_id=None,
-                 details={"source": schedule.get("source", ""), "days": len(new_rows)})
+    record_audit(
+        "calendar.load_schedule",
+        object_type="calendar",
+        object_id=year,
+        unit_id=None,
+        details={"source": schedule.get("source", ""), "days": len(new_rows)},
+    )
     return len(new_rows)
 
 
@@ -149,8 +166,9 @@ def read_schedule_file(path: Path) -> dict[str, Any]:
 
 def load_official_schedules() -> int:
     """Load every schedule shipped in app/data/holidays."""
-    return sum(load_schedule(read_schedule_file(path))
-               for path in sorted(SCHEDULES_DIR.glob("*.json")))
+    return sum(
+        load_schedule(read_schedule_file(path)) for path in sorted(SCHEDULES_DIR.glob("*.json"))
+    )
 
 
 # ---------------------------------------------------------------- admin API
@@ -210,8 +228,11 @@ def get_calendar(query: CalendarQuery):
 @bp.output(WorkingDaysOut)
 def add_working_days_view(query: WorkingDaysQuery):
     """计算某日之后第 N 个工作日（用于核对期限）"""
-    return {"start": query.start, "days": query.days,
-            "result": load_calendar().add_working_days(query.start, query.days)}
+    return {
+        "start": query.start,
+        "days": query.days,
+        "result": load_calendar().add_working_days(query.start, query.days),
+    }
 
 
 @bp.put("/calendar/<day>")
@@ -230,10 +251,13 @@ def set_calendar_day(day: str, body: CalendarDayIn):
         row.is_working, row.name, row.source = body.is_working, body.name, "admin"
     db.session.flush()
     _forget_cached_calendar()
-    record_audit("calendar.set_day", object_type="calendar", object_id=when.isoformat(),
-                 unit_id=None, details={"before": before,
-                                        "after": {"is_working": body.is_working,
-                                                  "name": body.name}})
+    record_audit(
+        "calendar.set_day",
+        object_type="calendar",
+        object_id=when.isoformat(),
+        unit_id=None,
+        details={"before": before, "after": {"is_working": body.is_working, "name": body.name}},
+    )
     db.session.commit()
     return row
 
@@ -247,9 +271,13 @@ def reset_calendar_day(day: str):
     row = db.session.get(CalendarDay, when)
     if row is None:
         raise ApiError(404, "not_found", "该日期没有特别设置", {"day": day})
-    record_audit("calendar.reset_day", object_type="calendar", object_id=when.isoformat(),
-                 unit_id=None, details={"before": {"is_working": row.is_working,
-                                                   "name": row.name, "source": row.source}})
+    record_audit(
+        "calendar.reset_day",
+        object_type="calendar",
+        object_id=when.isoformat(),
+        unit_id=None,
+        details={"before": {"is_working": row.is_working, "name": row.name, "source": row.source}},
+    )
     db.session.delete(row)
     db.session.commit()
     return ""
@@ -260,5 +288,6 @@ def _parse_day(raw: str) -> date:
         return date.fromisoformat(raw)
     except ValueError as exc:
         message = "日期格式应为 YYYY-MM-DD"
-        raise ApiError(422, "validation_error", message,
-                       {"location": "path", "fields": {"day": [message]}}) from exc
+        raise ApiError(
+            422, "validation_error", message, {"location": "path", "fields": {"day": [message]}}
+        ) from exc

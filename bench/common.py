@@ -53,18 +53,50 @@ def scratch_database(kind: str) -> Iterator[str]:
 
 
 @contextmanager
-def gunicorn(app_target: str, database_url: str, *, port: int, workers: int, threads: int,
-             env: dict[str, str] | None = None) -> Iterator[str]:
+def gunicorn(
+    app_target: str,
+    database_url: str,
+    *,
+    port: int,
+    workers: int,
+    threads: int,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """Serve `app_target` (module:app) with gunicorn gthread workers; yields the base URL."""
     base = f"http://127.0.0.1:{port}"
-    process_env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": BENCH_SECRET,
-                   "PUBLIC_BASE_URL": base, "PYTHONPATH": str(ROOT), **(env or {})}
+    process_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": BENCH_SECRET,
+        "PUBLIC_BASE_URL": base,
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app_target, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-         "--backlog", "2048", "--log-level", "warning"],
-        cwd=ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app_target,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=process_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -152,23 +184,49 @@ end
 """
 
 
-def run_wrk(base: str, path: str, bodies: list[tuple[str, str]], *, connections: int,
-            seconds: int, threads: int = 2) -> LoadResult:
+def run_wrk(
+    base: str,
+    path: str,
+    bodies: list[tuple[str, str]],
+    *,
+    connections: int,
+    seconds: int,
+    threads: int = 2,
+) -> LoadResult:
     """Drive POST `path` with wrk; each request takes the next (token, json body) pair."""
     lua_items = ",\n".join(
         # LuaJIT has no \u escapes: keep the UTF-8 text as it is.
         "{" + json.dumps(token) + ", " + json.dumps(body, ensure_ascii=False) + "}"
-        for token, body in bodies)
-    script = LUA_TEMPLATE.replace("{BODIES}", "{\n" + lua_items + "\n}").replace(
-        "{THREADS}", str(threads)).replace("{PATH}", path).replace("{{", "{").replace("}}", "}")
+        for token, body in bodies
+    )
+    script = (
+        LUA_TEMPLATE.replace("{BODIES}", "{\n" + lua_items + "\n}")
+        .replace("{THREADS}", str(threads))
+        .replace("{PATH}", path)
+        .replace("{{", "{")
+        .replace("}}", "}")
+    )
     ids_file = tempfile.NamedTemporaryFile(suffix=".ids", delete=False).name
     script = script.replace("{IDS_FILE}", ids_file)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
         run = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-             "-s", handle.name, base], capture_output=True, text=True, check=True)
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                handle.name,
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     finally:
         os.unlink(handle.name)
     output = run.stdout
@@ -176,19 +234,27 @@ def run_wrk(base: str, path: str, bodies: list[tuple[str, str]], *, connections:
     os.unlink(ids_file)
     if "STATUSES" not in output:
         raise RuntimeError(f"wrk failed:\n{run.stdout}\n{run.stderr}")
-    statuses = {int(code): int(count)
-                for code, count in re.findall(r"(\d+)=(\d+)", output.split("STATUSES", 1)[1]
-                                              .splitlines()[0])}
+    statuses = {
+        int(code): int(count)
+        for code, count in re.findall(
+            r"(\d+)=(\d+)", output.split("STATUSES", 1)[1].splitlines()[0]
+        )
+    }
     match = re.search(r"(\d+) requests in ([\d.]+)(m?s)", output)
     count, duration, unit = int(match.group(1)), float(match.group(2)), match.group(3)
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                       output)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     socket_errors = sum(int(x) for x in socket.groups()) if socket else 0
     return LoadResult(
-        requests=count, seconds=duration / 1000 if unit == "ms" else duration, statuses=statuses,
+        requests=count,
+        seconds=duration / 1000 if unit == "ms" else duration,
+        statuses=statuses,
         p50_ms=int(re.search(r"P50 (\d+)", output).group(1)) / 1000,
         p99_ms=int(re.search(r"P99 (\d+)", output).group(1)) / 1000,
-        socket_errors=socket_errors, created_ids=created_ids)
+        socket_errors=socket_errors,
+        created_ids=created_ids,
+    )
 
 
 def missing_rows(database_url: str, table: str, ids: list[int]) -> int:

@@ -40,18 +40,36 @@ _DISTRICTS = ["江城区", "滨江区", "临湖区", "东岭区", "青山县", "
 _STATIONS = ["滨江", "城东", "城西", "南湖", "北岭", "沙洲", "青石", "柳林", "望江", "新港"]
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "明华强军伟芳敏静丽涛斌磊洋勇艳杰娟超平刚桂英"
-_WINDOWS = ["户籍窗口", "出入境窗口", "车驾管窗口", "立案窗口", "诉讼服务窗口", "法律援助窗口",
-            "公证窗口", "人民调解室", "接待大厅"]
+_WINDOWS = [
+    "户籍窗口",
+    "出入境窗口",
+    "车驾管窗口",
+    "立案窗口",
+    "诉讼服务窗口",
+    "法律援助窗口",
+    "公证窗口",
+    "人民调解室",
+    "接待大厅",
+]
 
 
 def city_units() -> list[str]:
     """About fifty unit names of the kind a city's political-legal system has."""
-    units = ["临江市委政法委", "临江市公安局", "临江市中级人民法院", "临江市人民检察院",
-             "临江市司法局"]
+    units = [
+        "临江市委政法委",
+        "临江市公安局",
+        "临江市中级人民法院",
+        "临江市人民检察院",
+        "临江市司法局",
+    ]
     for district in _DISTRICTS:
         short = district[:2]
-        units += [f"临江市公安局{short}分局", f"临江市{district}人民法院",
-                  f"临江市{district}人民检察院", f"临江市{district}司法局"]
+        units += [
+            f"临江市公安局{short}分局",
+            f"临江市{district}人民法院",
+            f"临江市{district}人民检察院",
+            f"临江市{district}司法局",
+        ]
     for i, station in enumerate(_STATIONS):
         short = _DISTRICTS[i % len(_DISTRICTS)][:2]
         units.append(f"临江市公安局{short}分局{station}派出所")
@@ -71,8 +89,14 @@ def make_infos(count: int, *, units: list[str], rng: random.Random) -> list[Post
         else:
             location = f"{rng.choice(_WINDOWS)} {rng.randint(1, 12)} 号"
         token = secrets.token_urlsafe(18)  # 24 characters, as the service issues them
-        infos.append(PosterInfo(url=f"{BASE_URL}/q/{token}", unit_name=unit, location=location,
-                                serial=f"PY{i + 1:06d}"))
+        infos.append(
+            PosterInfo(
+                url=f"{BASE_URL}/q/{token}",
+                unit_name=unit,
+                location=location,
+                serial=f"PY{i + 1:06d}",
+            )
+        )
     return infos
 
 
@@ -101,16 +125,22 @@ def timed(run: Callable[[], object]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="posters per measurement")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes for the parallel export (default: all cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes for the parallel export (default: all cores)",
+    )
     parser.add_argument("--font", default=None, help="font file (default: QR_FONT_PATH/fontconfig)")
     args = parser.parse_args()
     n, cores = args.count, max(1, args.workers)
 
     rng = random.Random(20261121)
     infos = make_infos(n, units=city_units(), rng=rng)
-    lonely = [PosterInfo(i.url, f"{i.unit_name}第{k}服务点", i.location, i.serial)
-              for k, i in enumerate(infos)]  # every poster its own unit: nothing to reuse
+    lonely = [
+        PosterInfo(i.url, f"{i.unit_name}第{k}服务点", i.location, i.serial)
+        for k, i in enumerate(infos)
+    ]  # every poster its own unit: nothing to reuse
     configured = args.font or os.environ.get("QR_FONT_PATH")
     first = timed(lambda: warm_up(configured))
     font = resolve_font(configured)
@@ -128,34 +158,46 @@ def main() -> int:
 
     ratio = poster_time / bare_time
     print("\n单进程")
-    print(f"  (a) 裸二维码 PNG（qrcode 默认）  {n / bare_time:8.1f} 张/秒  "
-          f"{bare_time / n * 1000:6.2f} ms/张")
-    print(f"  (b) A5 海报 PNG（300 dpi）       {n / poster_time:8.1f} 张/秒  "
-          f"{poster_time / n * 1000:6.2f} ms/张")
-    print(f"      每张海报都是不同单位（最差）   {n / lonely_time:8.1f} 张/秒  "
-          f"{lonely_time / n * 1000:6.2f} ms/张")
+    print(
+        f"  (a) 裸二维码 PNG（qrcode 默认）  {n / bare_time:8.1f} 张/秒  "
+        f"{bare_time / n * 1000:6.2f} ms/张"
+    )
+    print(
+        f"  (b) A5 海报 PNG（300 dpi）       {n / poster_time:8.1f} 张/秒  "
+        f"{poster_time / n * 1000:6.2f} ms/张"
+    )
+    print(
+        f"      每张海报都是不同单位（最差）   {n / lonely_time:8.1f} 张/秒  "
+        f"{lonely_time / n * 1000:6.2f} ms/张"
+    )
     verdict = "达标" if ratio <= TARGET_RATIO else "未达标"
-    print(f"  海报 / 裸码 = {ratio:.2f}（目标 ≤ {TARGET_RATIO:.1f}，{verdict}）；"
-          f"最差情况 {lonely_time / bare_time:.2f}")
+    print(
+        f"  海报 / 裸码 = {ratio:.2f}（目标 ≤ {TARGET_RATIO:.1f}，{verdict}）；"
+        f"最差情况 {lonely_time / bare_time:.2f}"
+    )
 
     print(f"\n批量导出（每次都新建进程池，计入时间；并行 = {cores} 个进程）")
     if cores > 1:
         # The forkserver that pool workers are forked from starts once per process (it preloads
         # the renderer); report it on its own instead of charging it to the first measurement.
-        server = timed(lambda: export_zip(infos[:cores], io.BytesIO(), workers=cores,
-                                          font_path=font))
+        server = timed(
+            lambda: export_zip(infos[:cores], io.BytesIO(), workers=cores, font_path=font)
+        )
         print(f"  进程池服务首次启动（每个进程一次）：{server:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for fmt, export in (("zip", export_zip), ("pdf", export_pdf)):
             for workers in sorted({1, cores}):
                 target = Path(tmp, f"posters-{workers}.{fmt}")
-                seconds = timed(lambda e=export, t=target, w=workers: e(infos, t, workers=w,
-                                                                         font_path=font))
+                seconds = timed(
+                    lambda e=export, t=target, w=workers: e(infos, t, workers=w, font_path=font)
+                )
                 results[fmt, workers] = seconds
                 size = target.stat().st_size / 1024 / 1024
-                print(f"  {fmt.upper()} {workers} 个进程  {n / seconds:8.1f} 张/秒  "
-                      f"{seconds:6.2f} s  文件 {size:6.1f} MiB")
+                print(
+                    f"  {fmt.upper()} {workers} 个进程  {n / seconds:8.1f} 张/秒  "
+                    f"{seconds:6.2f} s  文件 {size:6.1f} MiB"
+                )
         if cores > 1:
             for fmt in ("zip", "pdf"):
                 speedup = results[fmt, 1] / results[fmt, cores]

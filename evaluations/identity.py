@@ -44,8 +44,7 @@ class Resident(db.Model):
 def resident_for(channel: Channel, identity: str) -> Resident:
     """The resident behind an openid or device id, created on first sight."""
     identity_hash = hash_identity(channel.value, identity)
-    resident = db.session.scalar(
-        sa.select(Resident).where(Resident.identity_hash == identity_hash))
+    resident = db.session.scalar(sa.select(Resident).where(Resident.identity_hash == identity_hash))
     if resident is None:
         try:
             with db.session.begin_nested():
@@ -53,7 +52,8 @@ def resident_for(channel: Channel, identity: str) -> Resident:
                 db.session.add(resident)
         except IntegrityError:  # the same person's first two requests raced
             resident = db.session.scalars(
-                sa.select(Resident).where(Resident.identity_hash == identity_hash)).one()
+                sa.select(Resident).where(Resident.identity_hash == identity_hash)
+            ).one()
     resident.last_seen_at = utcnow()
     db.session.flush()
     return resident
@@ -74,8 +74,10 @@ def identity_of(resident: Resident) -> ResidentIdentity:
 def resident_token(resident: Resident | ResidentIdentity) -> dict[str, Any]:
     """Our bearer token for a resident: {token, expires_in}."""
     payload = {"rid": resident.id, "ch": resident.channel.value}
-    return {"token": issue_token("resident", payload),
-            "expires_in": current_app.config["RESIDENT_TOKEN_TTL_SECONDS"]}
+    return {
+        "token": issue_token("resident", payload),
+        "expires_in": current_app.config["RESIDENT_TOKEN_TTL_SECONDS"],
+    }
 
 
 def identity_from_token(token: str) -> ResidentIdentity:

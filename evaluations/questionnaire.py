@@ -114,8 +114,11 @@ def current_questionnaire(kind: UnitKind) -> QuestionnaireVersion:
     ttl = current_app.config["QUESTIONNAIRE_CACHE_SECONDS"]
     if cached is not None and time.monotonic() - cached[0] < ttl:
         return cached[1]
-    rows = db.session.scalars(sa.select(Questionnaire).where(
-        Questionnaire.is_current, Questionnaire.unit_kind.in_([kind.value, ""]))).all()
+    rows = db.session.scalars(
+        sa.select(Questionnaire).where(
+            Questionnaire.is_current, Questionnaire.unit_kind.in_([kind.value, ""])
+        )
+    ).all()
     by_kind = {row.unit_kind: row for row in rows}
     row = by_kind.get(kind.value) or by_kind[""]
     version = QuestionnaireVersion(row.id, row.version, row.dimensions, row.reasons)
@@ -123,15 +126,17 @@ def current_questionnaire(kind: UnitKind) -> QuestionnaireVersion:
     return version
 
 
-def publish_questionnaire(*, kind: UnitKind | None, dimensions: list[dict[str, str]],
-                          reasons: dict[str, list[str]]) -> Questionnaire:
+def publish_questionnaire(
+    *, kind: UnitKind | None, dimensions: list[dict[str, str]], reasons: dict[str, list[str]]
+) -> Questionnaire:
     """Publish a new version for `kind` (None: the default); earlier ratings keep theirs."""
     stored_kind = kind.value if kind else ""
     kind_filter = Questionnaire.unit_kind == stored_kind
     latest = db.session.scalar(sa.select(sa.func.max(Questionnaire.version)).where(kind_filter))
     db.session.execute(sa.update(Questionnaire).where(kind_filter).values(is_current=False))
-    row = Questionnaire(unit_kind=stored_kind, version=(latest or 0) + 1,
-                        dimensions=dimensions, reasons=reasons)
+    row = Questionnaire(
+        unit_kind=stored_kind, version=(latest or 0) + 1, dimensions=dimensions, reasons=reasons
+    )
     db.session.add(row)
     db.session.flush()
     _current.clear()
@@ -143,8 +148,10 @@ def questionnaire_body(questionnaire: Questionnaire | QuestionnaireVersion) -> d
     return {
         "id": questionnaire.id,
         "version": questionnaire.version,
-        "levels": [{"level": level, "label": label, "is_bad": level in BAD_LEVELS}
-                   for level, label in LEVELS.items()],
+        "levels": [
+            {"level": level, "label": label, "is_bad": level in BAD_LEVELS}
+            for level, label in LEVELS.items()
+        ],
         "dimensions": questionnaire.dimensions,
         "reasons": questionnaire.reasons,
     }

@@ -37,8 +37,13 @@ def scan_body(code: QRCode) -> dict:
     """What a resident sees after scanning: who is rated, the questions, the categories."""
     unit, officer = code.unit, code.officer
     return {
-        "unit": {"id": unit.id, "name": unit.name, "kind": unit.kind,
-                 "kind_label": unit.kind.label, "address": unit.address},
+        "unit": {
+            "id": unit.id,
+            "name": unit.name,
+            "kind": unit.kind,
+            "kind_label": unit.kind.label,
+            "address": unit.address,
+        },
         "officer": officer,
         "location": code.label,
         "questionnaire": questionnaire_body(current_questionnaire(unit.kind)),
@@ -85,25 +90,40 @@ def _idempotency_key() -> str | None:
     if key is None:
         return None
     if not 1 <= len(key) <= 100 or not key.isascii() or not key.isprintable():
-        raise ApiError(422, "validation_error", "Idempotency-Key 须为 1–100 个可打印 ASCII 字符",
-                       {"location": "headers", "fields": {IDEMPOTENCY_HEADER: ["格式不正确"]}})
+        raise ApiError(
+            422,
+            "validation_error",
+            "Idempotency-Key 须为 1–100 个可打印 ASCII 字符",
+            {"location": "headers", "fields": {IDEMPOTENCY_HEADER: ["格式不正确"]}},
+        )
     return key
 
 
 @bp.post("/evaluations")
 @limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=address_key, scope="rate-address")
-@limiter.limit(configured("RATE_LIMIT_RESIDENT"), key_func=bearer_key(resident_id_from_token),
-               scope="rate-resident")
+@limiter.limit(
+    configured("RATE_LIMIT_RESIDENT"),
+    key_func=bearer_key(resident_id_from_token),
+    scope="rate-resident",
+)
 @resident_required
 @bp.input(EvaluationIn, arg_name="body")
 @bp.output(EvaluationOut, status_code=201)
-@bp.doc(responses={409: "今天已评价过该二维码，或相同 Idempotency-Key 的请求正在处理",
-                   410: "二维码已停用", 429: "请求过于频繁"})
+@bp.doc(
+    responses={
+        409: "今天已评价过该二维码，或相同 Idempotency-Key 的请求正在处理",
+        410: "二维码已停用",
+        429: "请求过于频繁",
+    }
+)
 def submit(body: EvaluationIn):
     """提交评价（可附问题线索）。请求头 Idempotency-Key 使重试安全：同键同内容返回首次结果。"""
     resident = current_resident()
     result = service.submit_evaluation(
-        resident=resident, body=body, client_addr=request.remote_addr or "",
-        idempotency_key=_idempotency_key())
+        resident=resident,
+        body=body,
+        client_addr=request.remote_addr or "",
+        idempotency_key=_idempotency_key(),
+    )
     db.session.commit()
     return result.body, result.status, {"Idempotent-Replayed": "true"} if result.replayed else {}

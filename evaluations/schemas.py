@@ -62,9 +62,11 @@ class ScanOut(Schema):
 
 # ---------------------------------------------------------------- resident sign-in
 
+
 class WeChatSignIn(Schema):
     code: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
-        description="小程序 wx.login 得到的 code")
+        description="小程序 wx.login 得到的 code"
+    )
 
 
 class ResidentTokenOut(Schema):
@@ -80,12 +82,15 @@ PHONE = r"^1[3-9]\d{9}$"
 class ClueIn(Schema):
     category: ClueCategory
     description: Annotated[str, StringConstraints(min_length=5, max_length=2000)] = Field(
-        description="问题经过：时间、地点、事情")
+        description="问题经过：时间、地点、事情"
+    )
     officer_id: StrictInt | None = Field(None, description="被反映的人员（须属于被评价单位）")
     identity: Literal["anonymous", "confidential"] = Field(
-        description="anonymous 匿名；confidential 实名保密（须留电话，仅审核人员可见）")
+        description="anonymous 匿名；confidential 实名保密（须留电话，仅审核人员可见）"
+    )
     phone: Annotated[str, StringConstraints(pattern=PHONE)] | None = Field(
-        None, description="实名保密时的手机号，加密保存")
+        None, description="实名保密时的手机号，加密保存"
+    )
 
     @model_validator(mode="after")
     def _phone_matches_identity(self) -> ClueIn:
@@ -100,9 +105,11 @@ class EvaluationIn(Schema):
     qr_token: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     level: StrictInt = Field(ge=1, le=5, description="5 非常满意 … 1 非常不满意")
     dimensions: dict[str, Annotated[StrictInt, Field(ge=1, le=5)]] | None = Field(
-        None, description="各维度评分 1–5，维度见问卷")
+        None, description="各维度评分 1–5，维度见问卷"
+    )
     reasons: list[Annotated[str, StringConstraints(max_length=20)]] | None = Field(
-        None, max_length=10, description="原因标签，须是问卷中该等级的选项")
+        None, max_length=10, description="原因标签，须是问卷中该等级的选项"
+    )
     comment: Annotated[str, StringConstraints(max_length=500)] | None = None
     officer_id: StrictInt | None = Field(None, description="被评价的人员（须属于被评价单位）")
     clue: ClueIn | None = None

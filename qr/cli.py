@@ -17,15 +17,26 @@ from qr.render import resolve_font
 qr_cli = AppGroup("qr", help="二维码：批量导出可打印的海报。")
 
 
-@qr_cli.command("export", help="导出单位及其全部下级单位的有效二维码海报："
-                               "PDF（每页一张 A5，可直接打印）或 PNG 的 ZIP 包。")
+@qr_cli.command(
+    "export",
+    help="导出单位及其全部下级单位的有效二维码海报："
+    "PDF（每页一张 A5，可直接打印）或 PNG 的 ZIP 包。",
+)
 @click.option("--unit-code", required=True, help="单位编码（包含其全部下级单位）")
-@click.option("--format", "fmt", type=click.Choice(["pdf", "zip"]), default="pdf",
-              show_default=True, help="输出格式")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="输出文件路径")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="并行进程数（默认：全部 CPU 核）")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "zip"]),
+    default="pdf",
+    show_default=True,
+    help="输出格式",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出文件路径"
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="并行进程数（默认：全部 CPU 核）"
+)
 def export_command(unit_code: str, fmt: str, out: Path, workers: int | None) -> None:
     # Imported here: qr.service is the database side and is only needed by this command.
     from qr.service import subtree_poster_infos

@@ -28,29 +28,42 @@ def seed_demo_codes(_report: object, *, units: dict[str, Unit]) -> list[str]:
     """Issue the missing demo codes and write one poster to instance/ (idempotent)."""
     created = 0
     for unit in units.values():
-        existing = set(db.session.scalars(sa.select(QRCode.label).where(
-            QRCode.unit_id == unit.id, QRCode.officer_id.is_(None),
-            QRCode.status == QRStatus.ACTIVE)))
+        existing = set(
+            db.session.scalars(
+                sa.select(QRCode.label).where(
+                    QRCode.unit_id == unit.id,
+                    QRCode.officer_id.is_(None),
+                    QRCode.status == QRStatus.ACTIVE,
+                )
+            )
+        )
         for label in ["", *WINDOWS[unit.kind]]:
             if label not in existing:
                 issue_code(unit=unit, label=label)
                 created += 1
     lines = [f"二维码：新增 {created} 个（每个单位一个，另有各服务窗口的窗口码）。"]
-    window = db.session.scalars(sa.select(QRCode).where(
-        QRCode.unit_id == units[POSTER_UNIT].id, QRCode.label == WINDOWS[UnitKind.POLICE][0],
-        QRCode.status == QRStatus.ACTIVE)).first()
+    window = db.session.scalars(
+        sa.select(QRCode).where(
+            QRCode.unit_id == units[POSTER_UNIT].id,
+            QRCode.label == WINDOWS[UnitKind.POLICE][0],
+            QRCode.status == QRStatus.ACTIVE,
+        )
+    ).first()
     if window is None:
         return lines
     info = poster_info(window)
     target = Path(current_app.instance_path) / "demo-poster.png"
     try:
-        target.write_bytes(poster_png(info, font_path=resolve_font(
-            current_app.config.get("QR_FONT_PATH"))))
+        target.write_bytes(
+            poster_png(info, font_path=resolve_font(current_app.config.get("QR_FONT_PATH")))
+        )
         lines.append(f"可扫码的海报：{target}（{info.unit_name} {info.location}）")
     except FontNotFound as exc:
         lines.append(f"未生成海报：{exc}")
     lines.append(f"评价页面：{info.url}")
     if "127.0.0.1" in info.url or "localhost" in info.url:
-        lines.append("用手机扫码前，请把 PUBLIC_BASE_URL 设为本机的局域网地址，例如 "
-                     "PUBLIC_BASE_URL=http://192.168.1.5:5000 scripts/run")
+        lines.append(
+            "用手机扫码前，请把 PUBLIC_BASE_URL 设为本机的局域网地址，例如 "
+            "PUBLIC_BASE_URL=http://192.168.1.5:5000 scripts/run"
+        )
     return lines

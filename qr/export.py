@@ -67,15 +67,16 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def iter_posters(infos: Sequence[PosterInfo], *, workers: int | None = None,
-                 font_path: str | None = None) -> Iterator[RenderedPoster]:
+def iter_posters(
+    infos: Sequence[PosterInfo], *, workers: int | None = None, font_path: str | None = None
+) -> Iterator[RenderedPoster]:
     """Render posters in order, in `workers` processes (None: all cores), a few at a time."""
     path = resolve_font(font_path)  # fail here, before any process starts
     count = len(infos)
     workers = max(1, workers if workers is not None else os.cpu_count() or 1)
     # Chunks big enough to amortise the inter-process hop, small enough to share the work out.
     chunk = max(1, min(16, math.ceil(count / (workers * 8))))
-    chunks = [list(infos[i:i + chunk]) for i in range(0, count, chunk)]
+    chunks = [list(infos[i : i + chunk]) for i in range(0, count, chunk)]
     workers = min(workers, len(chunks))
     if workers <= 1:
         pid = os.getpid()
@@ -84,8 +85,9 @@ def iter_posters(infos: Sequence[PosterInfo], *, workers: int | None = None,
         return
 
     window = workers * 2 + 1  # chunks in flight: keeps every worker busy, bounds memory
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                               initializer=_worker_start, initargs=(path,))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_pool_context(), initializer=_worker_start, initargs=(path,)
+    )
     try:
         pending: deque[tuple[list[PosterInfo], Future[tuple[int, list[bytes]]]]] = deque()
         upcoming = iter(chunks)
@@ -134,9 +136,14 @@ def _zip_name(serial: str, used: set[str]) -> str:
     return name
 
 
-def export_zip(infos: Sequence[PosterInfo], out: BinaryIO | str | Path, *,
-               workers: int | None = None, progress: Progress | None = None,
-               font_path: str | None = None) -> int:
+def export_zip(
+    infos: Sequence[PosterInfo],
+    out: BinaryIO | str | Path,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    font_path: str | None = None,
+) -> int:
     """Write a ZIP with one poster PNG per code, named after its serial; returns the count."""
     done = 0
     used: set[str] = set()
@@ -171,8 +178,8 @@ def _read_png(png: bytes) -> _PngImage:
         raise ValueError("not a PNG")
     pos, header, palette, idat = 8, None, b"", []
     while pos < len(png):
-        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
-        body = png[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        body = png[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
@@ -240,44 +247,72 @@ class _PdfWriter:
         """Append a page showing `png` over the whole page, its compressed data copied as is."""
         image = _read_png(png)
         image_id, content_id, page_id = self._allocate(), self._allocate(), self._allocate()
-        self._object(image_id, b"<< /Type /XObject /Subtype /Image /Width %d /Height %d "
-                     b"/ColorSpace %s /BitsPerComponent %d /Filter /FlateDecode /DecodeParms "
-                     b"<< /Predictor 15 /Colors %d /BitsPerComponent %d /Columns %d >> "
-                     b"/Length %d >>" % (image.width, image.height, image.colour_space,
-                                         image.bits, image.colours, image.bits, image.width,
-                                         len(image.zdata)), image.zdata)
+        self._object(
+            image_id,
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d "
+            b"/ColorSpace %s /BitsPerComponent %d /Filter /FlateDecode /DecodeParms "
+            b"<< /Predictor 15 /Colors %d /BitsPerComponent %d /Columns %d >> "
+            b"/Length %d >>"
+            % (
+                image.width,
+                image.height,
+                image.colour_space,
+                image.bits,
+                image.colours,
+                image.bits,
+                image.width,
+                len(image.zdata),
+            ),
+            image.zdata,
+        )
         content = b"q\n%.4f 0 0 %.4f 0 0 cm\n/Im0 Do\nQ\n" % self.page_size
         self._object(content_id, b"<< /Length %d >>" % len(content), content)
-        self._object(page_id, b"<< /Type /Page /Parent %d 0 R /MediaBox %s /TrimBox %s "
-                     b"/Resources << /XObject << /Im0 %d 0 R >> /ProcSet [/PDF /ImageC /ImageI] "
-                     b">> /Contents %d 0 R >>" % (self.PAGES, self.box, self.box, image_id,
-                                                 content_id))
+        self._object(
+            page_id,
+            b"<< /Type /Page /Parent %d 0 R /MediaBox %s /TrimBox %s "
+            b"/Resources << /XObject << /Im0 %d 0 R >> /ProcSet [/PDF /ImageC /ImageI] "
+            b">> /Contents %d 0 R >>" % (self.PAGES, self.box, self.box, image_id, content_id),
+        )
         self.pages.append(page_id)
 
     def finish(self, title: str) -> None:
         """Write the page tree, catalogue, document info, cross-reference table and trailer."""
         kids = b" ".join(b"%d 0 R" % page for page in self.pages)
-        self._object(self.PAGES, b"<< /Type /Pages /Kids [%s] /Count %d >>"
-                     % (kids, len(self.pages)))
+        self._object(
+            self.PAGES, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(self.pages))
+        )
         # PrintScaling /None asks viewers to print at 100 %, so the code keeps its size.
-        self._object(self.CATALOG, b"<< /Type /Catalog /Pages %d 0 R "
-                     b"/ViewerPreferences << /PrintScaling /None >> >>" % self.PAGES)
+        self._object(
+            self.CATALOG,
+            b"<< /Type /Catalog /Pages %d 0 R "
+            b"/ViewerPreferences << /PrintScaling /None >> >>" % self.PAGES,
+        )
         created = time.strftime("D:%Y%m%d%H%M%SZ", time.gmtime()).encode()
-        self._object(self.INFO, b"<< /Title %s /Producer (Pingyi) /Creator (Pingyi) "
-                     b"/CreationDate (%s) >>" % (_pdf_text(title), created))
+        self._object(
+            self.INFO,
+            b"<< /Title %s /Producer (Pingyi) /Creator (Pingyi) "
+            b"/CreationDate (%s) >>" % (_pdf_text(title), created),
+        )
         xref_at = self.position
         size = self.next_id
         entries = [b"0000000000 65535 f \n"]
         for number in range(1, size):
             entries.append(b"%010d 00000 n \n" % self.offsets[number])
         self._write(b"xref\n0 %d\n%s" % (size, b"".join(entries)))
-        self._write(b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-                    % (size, self.CATALOG, self.INFO, xref_at))
+        self._write(
+            b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (size, self.CATALOG, self.INFO, xref_at)
+        )
 
 
-def export_pdf(infos: Sequence[PosterInfo], out: BinaryIO | str | Path, *,
-               workers: int | None = None, progress: Progress | None = None,
-               font_path: str | None = None) -> int:
+def export_pdf(
+    infos: Sequence[PosterInfo],
+    out: BinaryIO | str | Path,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    font_path: str | None = None,
+) -> int:
     """Write one PDF with an A5 page (148 × 210 mm) per poster, lossless; returns the count."""
     done = 0
     with _output(out) as fh:
@@ -289,4 +324,3 @@ def export_pdf(infos: Sequence[PosterInfo], out: BinaryIO | str | Path, *,
                 progress(done)
         writer.finish("评议二维码海报")
     return done
-

@@ -11,8 +11,13 @@ import subprocess
 log = logging.getLogger(__name__)
 
 # Families that read well on a poster and embed anywhere; earlier is better.
-_PREFERRED_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC",
-                       "Source Han Sans SC", "Droid Sans Fallback")
+_PREFERRED_FAMILIES = (
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Droid Sans Fallback",
+)
 
 
 class FontNotFound(RuntimeError):
@@ -21,9 +26,11 @@ class FontNotFound(RuntimeError):
 
 def _missing_message(configured: str | None) -> str:
     where = f"配置的字体文件 {configured} 不存在，且" if configured else ""
-    return (f"{where}系统中找不到可以显示中文的字体，无法生成二维码海报。"
-            "请安装中文字体（Debian/Ubuntu：apt-get install fonts-wqy-microhei），"
-            "或把 QR_FONT_PATH 设置为一个中文 TrueType 字体文件（.ttf/.ttc）的路径。")
+    return (
+        f"{where}系统中找不到可以显示中文的字体，无法生成二维码海报。"
+        "请安装中文字体（Debian/Ubuntu：apt-get install fonts-wqy-microhei），"
+        "或把 QR_FONT_PATH 设置为一个中文 TrueType 字体文件（.ttf/.ttc）的路径。"
+    )
 
 
 def _fontconfig_candidates() -> list[tuple[str, str, str]]:
@@ -32,8 +39,13 @@ def _fontconfig_candidates() -> list[tuple[str, str, str]]:
     if fc_list is None:
         return []
     try:
-        out = subprocess.run([fc_list, ":lang=zh", "file", "family", "fontformat"],
-                             capture_output=True, text=True, timeout=20, check=False).stdout
+        out = subprocess.run(
+            [fc_list, ":lang=zh", "file", "family", "fontformat"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     found = []
@@ -55,8 +67,10 @@ def _rank(candidate: tuple[str, str, str]) -> tuple[int, int, int, str]:
     # (Noto CJK) still works in Pillow and fpdf2, so it is a fallback rather than excluded.
     outline = 0 if fontformat == "TrueType" else 1
     names = [name.strip() for name in family.split(",")]
-    preferred = min((_PREFERRED_FAMILIES.index(n) for n in names if n in _PREFERRED_FAMILIES),
-                    default=len(_PREFERRED_FAMILIES))
+    preferred = min(
+        (_PREFERRED_FAMILIES.index(n) for n in names if n in _PREFERRED_FAMILIES),
+        default=len(_PREFERRED_FAMILIES),
+    )
     # Monospaced and serif faces make a poorer poster than a sans face.
     style = 1 if any(w in family for w in ("Mono", "Serif", "Ming", "Song")) else 0
     return (outline, preferred, style, path)

@@ -29,8 +29,9 @@ class QRCode(db.Model):
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
     officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officers.id"), index=True)
     label: Mapped[str] = mapped_column(sa.String(50), default="")  # window, e.g. 户籍窗口 2 号
-    status: Mapped[QRStatus] = mapped_column(str_enum(QRStatus, "qr_status"),
-                                             default=QRStatus.ACTIVE)
+    status: Mapped[QRStatus] = mapped_column(
+        str_enum(QRStatus, "qr_status"), default=QRStatus.ACTIVE
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str] = mapped_column(sa.String(100), default="")

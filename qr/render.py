@@ -36,9 +36,21 @@ from PIL import Image, ImageDraw, ImageFont
 
 from qr.fonts import FontNotFound, find_cjk_font
 
-__all__ = ["A5_SIZE_PX", "DPI", "FontNotFound", "PosterInfo", "RENDERER_VERSION", "RenderCache",
-           "poster_layout", "poster_png", "qr_matrix", "qr_png", "qr_svg", "resolve_font",
-           "warm_up"]
+__all__ = [
+    "A5_SIZE_PX",
+    "DPI",
+    "FontNotFound",
+    "PosterInfo",
+    "RENDERER_VERSION",
+    "RenderCache",
+    "poster_layout",
+    "poster_png",
+    "qr_matrix",
+    "qr_png",
+    "qr_svg",
+    "resolve_font",
+    "warm_up",
+]
 
 # Bump whenever any output changes (layout, colours, text, encoding): it is part of every cache key.
 RENDERER_VERSION = "1"
@@ -67,7 +79,7 @@ _BAND = (_MARGIN, _MARGIN, _W - _MARGIN, 560)
 _TEXT_WIDTH = _W - 2 * _MARGIN - 2 * 60
 _LOCATION_BASELINE = 676
 _CTA_BASELINE = 842
-_QR_BOX = 1230                   # square kept white for the code and its quiet zone (104 mm)
+_QR_BOX = 1230  # square kept white for the code and its quiet zone (104 mm)
 _QR_TOP = 930
 _QR_LEFT = (_W - _QR_BOX) // 2
 _HELP_BASELINE = _QR_TOP + _QR_BOX + 86
@@ -80,10 +92,10 @@ _SERIAL_BASELINE = _H - _MARGIN - 4
 class PosterInfo:
     """What one poster shows."""
 
-    url: str          # what the code encodes: f"{PUBLIC_BASE_URL}/q/{token}"
-    unit_name: str    # e.g. "临江市公安局江城分局滨江派出所"
-    location: str     # window label or officer line, may be ""
-    serial: str       # short serial printed small, e.g. "PY000123"
+    url: str  # what the code encodes: f"{PUBLIC_BASE_URL}/q/{token}"
+    unit_name: str  # e.g. "临江市公安局江城分局滨江派出所"
+    location: str  # window label or officer line, may be ""
+    serial: str  # short serial printed small, e.g. "PY000123"
 
 
 # --- the bare code -------------------------------------------------------------------------
@@ -186,8 +198,10 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     try:
         font = ImageFont.truetype(path, size, index=_face_index(path))
     except OSError as exc:
-        raise FontNotFound(f"无法读取字体文件 {path}（{exc}）。请安装 fonts-wqy-microhei，"
-                           "或把 QR_FONT_PATH 设置为中文 TrueType 字体文件的路径。") from exc
+        raise FontNotFound(
+            f"无法读取字体文件 {path}（{exc}）。请安装 fonts-wqy-microhei，"
+            "或把 QR_FONT_PATH 设置为中文 TrueType 字体文件的路径。"
+        ) from exc
     return font
 
 
@@ -196,28 +210,47 @@ def _checked_font_path(path: str) -> str:
     """`path` after checking that the font really has Chinese glyphs (no tofu boxes)."""
     font = _font(path, 48)
     if any(_is_notdef(font, ch) for ch in _CJK_PROBE):
-        raise FontNotFound(f"字体文件 {path} 不含中文字形，海报会显示成方框。请安装 "
-                           "fonts-wqy-microhei，或把 QR_FONT_PATH 设置为中文字体文件的路径。")
+        raise FontNotFound(
+            f"字体文件 {path} 不含中文字形，海报会显示成方框。请安装 "
+            "fonts-wqy-microhei，或把 QR_FONT_PATH 设置为中文字体文件的路径。"
+        )
     return path
 
 
 @functools.lru_cache(maxsize=512)
-def _text_mask(path: str, size: int, text: str, stroke: int = 0,
-               cutoff: int = 100) -> tuple[Image.Image, tuple[int, int]]:
+def _text_mask(
+    path: str, size: int, text: str, stroke: int = 0, cutoff: int = 100
+) -> tuple[Image.Image, tuple[int, int]]:
     """`text` rasterised once as a 1-bit mask, cropped to its ink (anchored at left baseline)."""
     font = _font(path, size)
     with _FREETYPE:
         left, top, right, bottom = font.getbbox(text, anchor="ls", stroke_width=stroke)
         mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
-        ImageDraw.Draw(mask).text((-left, -top), text, font=font, fill=255, anchor="ls",
-                                  stroke_width=stroke, stroke_fill=255)
+        ImageDraw.Draw(mask).text(
+            (-left, -top),
+            text,
+            font=font,
+            fill=255,
+            anchor="ls",
+            stroke_width=stroke,
+            stroke_fill=255,
+        )
     # A threshold under half coverage keeps thin strokes of small text solid; a lower one makes
     # a heavier weight (the font has only a regular weight) without the cost of a stroker.
     return mask.point(lambda v: 255 if v >= cutoff else 0, mode="1"), (left, top)
 
 
-def _draw_centered(image: Image.Image, path: str, size: int, text: str, baseline: int,
-                   colour: int, *, stroke: int = 0, cutoff: int = 100) -> None:
+def _draw_centered(
+    image: Image.Image,
+    path: str,
+    size: int,
+    text: str,
+    baseline: int,
+    colour: int,
+    *,
+    stroke: int = 0,
+    cutoff: int = 100,
+) -> None:
     """Draw `text` centred (by its ink) on the page width, on the given baseline."""
     mask, (_, top) = _text_mask(path, size, text, stroke, cutoff)
     image.paste(colour, ((_W - mask.width) // 2, baseline + top), mask)
@@ -243,8 +276,24 @@ def _fit_size(path: str, text: str, largest: int, smallest: int, width: int) -> 
 
 
 # Organisation names read best when broken after one of these (…公安局 / 江城分局 / 滨江派出所).
-_NAME_BREAKS = ("局", "院", "委", "厅", "庭", "所", "队", "站", "中心", "部", "处", "科", "室",
-                "县", "区", "市")
+_NAME_BREAKS = (
+    "局",
+    "院",
+    "委",
+    "厅",
+    "庭",
+    "所",
+    "队",
+    "站",
+    "中心",
+    "部",
+    "处",
+    "科",
+    "室",
+    "县",
+    "区",
+    "市",
+)
 
 
 def _split_name(text: str, lines: int) -> list[str]:
@@ -253,8 +302,11 @@ def _split_name(text: str, lines: int) -> list[str]:
         return [text]
     best: tuple[float, list[str]] | None = None
     n = len(text)
-    cuts_options: list[list[int]] = [[i] for i in range(1, n)] if lines == 2 else [
-        [i, j] for i in range(1, n - 1) for j in range(i + 1, n)]
+    cuts_options: list[list[int]] = (
+        [[i] for i in range(1, n)]
+        if lines == 2
+        else [[i, j] for i in range(1, n - 1) for j in range(i + 1, n)]
+    )
     for cuts in cuts_options:
         pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
         longest = max(len(p) for p in pieces)
@@ -359,7 +411,7 @@ def _deflate_rows(image: Image.Image) -> _Deflated:
     out: list[bytes] = []
     previous = None
     for start in range(0, len(raw), _STRIDE):
-        row = raw[start:start + _STRIDE]
+        row = raw[start : start + _STRIDE]
         if row == previous:
             out.append(up)
         else:
@@ -386,8 +438,12 @@ def _adler32_combine(adler1: int, adler2: int, len2: int) -> int:
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return (struct.pack(">I", len(body)) + kind + body
-            + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind))))
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+    )
 
 
 def _png_from_pieces(pieces: list[_Deflated]) -> bytes:
@@ -399,17 +455,20 @@ def _png_from_pieces(pieces: list[_Deflated]) -> bytes:
     if length != _H * (_STRIDE + 1):
         raise AssertionError("poster rows do not cover the page")
     # zlib header for a 32 KiB window, then the pieces, an empty final block and the checksum.
-    stream = b"".join([b"\x78\x01", *(p.data for p in pieces), b"\x03\x00",
-                       struct.pack(">I", adler)])
+    stream = b"".join(
+        [b"\x78\x01", *(p.data for p in pieces), b"\x03\x00", struct.pack(">I", adler)]
+    )
     dots_per_metre = round(DPI / 0.0254)
-    return b"".join([
-        b"\x89PNG\r\n\x1a\n",
-        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", _W, _H, 2, 3, 0, 0, 0)),
-        _png_chunk(b"PLTE", PALETTE),
-        _png_chunk(b"pHYs", struct.pack(">IIB", dots_per_metre, dots_per_metre, 1)),
-        _png_chunk(b"IDAT", stream),
-        _png_chunk(b"IEND", b""),
-    ])
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", struct.pack(">IIBBBBB", _W, _H, 2, 3, 0, 0, 0)),
+            _png_chunk(b"PLTE", PALETTE),
+            _png_chunk(b"pHYs", struct.pack(">IIB", dots_per_metre, dots_per_metre, 1)),
+            _png_chunk(b"IDAT", stream),
+            _png_chunk(b"IEND", b""),
+        ]
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -476,8 +535,9 @@ def poster_png(info: PosterInfo, *, font_path: str | None = None) -> bytes:
         while _fit_size(path, location, 76, 40, _TEXT_WIDTH) is None and len(location) > 2:
             location = location[:-2] + "…"  # absurdly long labels are cut, never overflow
         size = _fit_size(path, location, 76, 40, _TEXT_WIDTH) or 40
-        _draw_centered(location_band, path, size, location,
-                       _LOCATION_BASELINE - _LOCATION_ROWS[0], INK)
+        _draw_centered(
+            location_band, path, size, location, _LOCATION_BASELINE - _LOCATION_ROWS[0], INK
+        )
 
     matrix = qr_matrix(info.url)
     code = _code_image(matrix, _module_px(len(matrix)), 0)
@@ -488,8 +548,12 @@ def poster_png(info: PosterInfo, *, font_path: str | None = None) -> bytes:
     serial_band.paste(INK, (_MARGIN + left, _SERIAL_BASELINE - _SERIAL_ROWS[0] + top), mask)
 
     fixed = _fixed_pieces(path)
-    varying = (_name_piece(path, info.unit_name), _deflate_rows(location_band),
-               _deflate_rows(code_band), _deflate_rows(serial_band))
+    varying = (
+        _name_piece(path, info.unit_name),
+        _deflate_rows(location_band),
+        _deflate_rows(code_band),
+        _deflate_rows(serial_band),
+    )
     pieces = [fixed[0]]
     for piece, after in zip(varying, fixed[1:], strict=True):
         pieces += (piece, after)
@@ -510,9 +574,12 @@ def _canonical(value: object) -> object:
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"type": type(value).__qualname__,
-                "fields": {f.name: _canonical(getattr(value, f.name))
-                           for f in dataclasses.fields(value)}}
+        return {
+            "type": type(value).__qualname__,
+            "fields": {
+                f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+            },
+        }
     raise TypeError(f"cannot use {type(value).__name__} in a render cache key")
 
 
@@ -524,8 +591,12 @@ class RenderCache:
 
     def key(self, kind: str, key_parts: tuple) -> str:
         """The sha256 key of one rendering."""
-        blob = json.dumps([kind, RENDERER_VERSION, _canonical(key_parts)], ensure_ascii=False,
-                          separators=(",", ":"), sort_keys=True)
+        blob = json.dumps(
+            [kind, RENDERER_VERSION, _canonical(key_parts)],
+            ensure_ascii=False,
+            separators=(",", ":"),
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def path(self, kind: str, key_parts: tuple) -> Path:

@@ -130,8 +130,11 @@ def rotate_unit(unit_id: int):
 @bp.get("/qr-codes/<int:code_id>/image")
 @staff_required(Role.ADMIN, scope=_unit_of_code)
 @bp.input(ImageQuery, location="query", arg_name="query")
-@bp.doc(responses={200: {"description": "PNG 或 SVG 图片",
-                         "content": {"image/png": {}, "image/svg+xml": {}}}})
+@bp.doc(
+    responses={
+        200: {"description": "PNG 或 SVG 图片", "content": {"image/png": {}, "image/svg+xml": {}}}
+    }
+)
 def image(code_id: int, query: ImageQuery):
     """二维码图片（PNG 或 SVG，只有码本身）"""
     code = service.get_code(code_id)
@@ -151,8 +154,11 @@ def poster(code_id: int):
     code = service.get_code(code_id)
     info = service.poster_info(code)
     font = _font()
-    data = _cache().get_or_render("poster", (info, font_identity(font), RENDERER_VERSION),
-                                  lambda: poster_png(info, font_path=font))
+    data = _cache().get_or_render(
+        "poster",
+        (info, font_identity(font), RENDERER_VERSION),
+        lambda: poster_png(info, font_path=font),
+    )
     return _file(data, "image/png", f"{code.serial}-poster.png")
 
 
@@ -169,8 +175,9 @@ def wxacode(code_id: int):
     except WeChatNotConfigured as exc:
         raise ApiError(409, "wechat_not_configured", "未配置微信小程序（WECHAT_APPID）") from exc
     except WeChatError as exc:
-        raise ApiError(502, "wechat_error", f"获取小程序码失败：{exc.message_zh}",
-                       {"errcode": exc.errcode}) from exc
+        raise ApiError(
+            502, "wechat_error", f"获取小程序码失败：{exc.message_zh}", {"errcode": exc.errcode}
+        ) from exc
     db.session.commit()
     return _file(data, "image/png", f"{code.serial}-wxacode.png")
 
@@ -188,8 +195,14 @@ def scans(code_id: int, query: ScanCountQuery):
 @bp.get("/qr-codes/export")
 @staff_required(Role.ADMIN)
 @bp.input(ExportQuery, location="query", arg_name="query")
-@bp.doc(responses={200: {"description": "ZIP 或 PDF",
-                         "content": {"application/zip": {}, "application/pdf": {}}}})
+@bp.doc(
+    responses={
+        200: {
+            "description": "ZIP 或 PDF",
+            "content": {"application/zip": {}, "application/pdf": {}},
+        }
+    }
+)
 def export(query: ExportQuery):
     """批量导出单位子树内全部有效二维码海报（ZIP 或每页一张的 PDF）"""
     unit = org_service.get_unit(query.unit_id)
@@ -207,8 +220,9 @@ def export(query: ExportQuery):
         export_pdf(infos, spool, font_path=font)
         mimetype = "application/pdf"
     spool.seek(0)
-    return send_file(spool, mimetype=mimetype, as_attachment=True,
-                     download_name=f"qr-{unit.code}.{query.format}")
+    return send_file(
+        spool, mimetype=mimetype, as_attachment=True, download_name=f"qr-{unit.code}.{query.format}"
+    )
 
 
 def _file(data: bytes, mimetype: str, name: str) -> Response:

@@ -15,7 +15,8 @@ class QRCodeIn(Schema):
     unit_id: int
     officer_id: int | None = Field(None, description="人员码：该单位的人员")
     label: Annotated[str, StringConstraints(max_length=50)] = Field(
-        "", description="窗口码：窗口名称，如“户籍窗口 2 号”")
+        "", description="窗口码：窗口名称，如“户籍窗口 2 号”"
+    )
 
 
 class QRCodeOut(Schema):

@@ -34,8 +34,13 @@ def get_code(code_id: int) -> QRCode:
 
 
 def _audit(action: str, code: QRCode, **details: object) -> None:
-    record_audit(action, object_type="qr_code", object_id=code.id, unit_id=code.unit_id,
-                 details={"officer_id": code.officer_id, "label": code.label, **details})
+    record_audit(
+        action,
+        object_type="qr_code",
+        object_id=code.id,
+        unit_id=code.unit_id,
+        details={"officer_id": code.officer_id, "label": code.label, **details},
+    )
 
 
 def issue_code(*, unit: Unit, officer: Officer | None = None, label: str = "") -> QRCode:
@@ -44,16 +49,29 @@ def issue_code(*, unit: Unit, officer: Officer | None = None, label: str = "") -
         raise ApiError(409, "unit_inactive", "单位已停用，不能签发二维码")
     if officer is not None:
         if officer.unit_id != unit.id:
-            raise ApiError(422, "validation_error", "该人员不属于此单位",
-                           {"fields": {"officer_id": ["该人员不属于此单位"]}})
+            raise ApiError(
+                422,
+                "validation_error",
+                "该人员不属于此单位",
+                {"fields": {"officer_id": ["该人员不属于此单位"]}},
+            )
         if not officer.is_active:
             raise ApiError(409, "officer_inactive", "该人员已停用，不能签发二维码")
-    duplicate = db.session.scalar(sa.select(QRCode.id).where(
-        QRCode.unit_id == unit.id, QRCode.status == QRStatus.ACTIVE, QRCode.label == label,
-        QRCode.officer_id.is_(None) if officer is None else QRCode.officer_id == officer.id))
+    duplicate = db.session.scalar(
+        sa.select(QRCode.id).where(
+            QRCode.unit_id == unit.id,
+            QRCode.status == QRStatus.ACTIVE,
+            QRCode.label == label,
+            QRCode.officer_id.is_(None) if officer is None else QRCode.officer_id == officer.id,
+        )
+    )
     if duplicate is not None:
-        raise ApiError(409, "duplicate", "该单位的这个窗口或人员已有有效二维码，需要新码请轮换",
-                       {"existing_id": duplicate})
+        raise ApiError(
+            409,
+            "duplicate",
+            "该单位的这个窗口或人员已有有效二维码，需要新码请轮换",
+            {"existing_id": duplicate},
+        )
     code = QRCode(token=new_token(), unit=unit, officer=officer, label=label)
     db.session.add(code)
     db.session.flush()
@@ -76,8 +94,9 @@ def revoke_code(code: QRCode, *, reason: str) -> QRCode:
 def rotate_code(code: QRCode) -> QRCode:
     """Revoke `code` and issue its replacement (same unit, officer, label) in one step."""
     revoke_code(code, reason="轮换")
-    replacement = QRCode(token=new_token(), unit_id=code.unit_id, officer_id=code.officer_id,
-                         label=code.label)
+    replacement = QRCode(
+        token=new_token(), unit_id=code.unit_id, officer_id=code.officer_id, label=code.label
+    )
     db.session.add(replacement)
     db.session.flush()
     code.replaced_by_id = replacement.id
@@ -87,8 +106,11 @@ def rotate_code(code: QRCode) -> QRCode:
 
 def rotate_unit_codes(unit: Unit) -> list[QRCode]:
     """Rotate every active code of the unit (its own codes, not its subtree's)."""
-    codes = db.session.scalars(sa.select(QRCode).where(
-        QRCode.unit_id == unit.id, QRCode.status == QRStatus.ACTIVE).order_by(QRCode.id)).all()
+    codes = db.session.scalars(
+        sa.select(QRCode)
+        .where(QRCode.unit_id == unit.id, QRCode.status == QRStatus.ACTIVE)
+        .order_by(QRCode.id)
+    ).all()
     return [rotate_code(code) for code in codes]
 
 
@@ -102,8 +124,8 @@ def current_code_for(code: QRCode) -> QRCode | None:
         if candidate.is_active:
             return candidate
     return db.session.scalars(
-        sa.select(QRCode).where(QRCode.unit_id == code.unit_id,
-                                QRCode.status == QRStatus.ACTIVE)
+        sa.select(QRCode)
+        .where(QRCode.unit_id == code.unit_id, QRCode.status == QRStatus.ACTIVE)
         .order_by(QRCode.officer_id.is_not(None), QRCode.label != "", QRCode.id)
     ).first()
 
@@ -115,9 +137,12 @@ def resolve_token(token: str) -> QRCode:
         raise ApiError(404, "qr_not_found", "二维码无效，请核对后重新扫描")
     if not code.is_active:
         current = current_code_for(code)
-        raise ApiError(410, "qr_revoked", "该二维码已停用，请扫描窗口张贴的新二维码",
-                       {"current": {"token": current.token, "url": current.url}
-                        if current else None})
+        raise ApiError(
+            410,
+            "qr_revoked",
+            "该二维码已停用，请扫描窗口张贴的新二维码",
+            {"current": {"token": current.token, "url": current.url} if current else None},
+        )
     return code
 
 
@@ -134,9 +159,13 @@ def count_scan(code: QRCode, day: date | None = None) -> None:
 
 
 def scan_counts(code: QRCode, *, since: date, until: date) -> list[QRScanCount]:
-    return list(db.session.scalars(sa.select(QRScanCount).where(
-        QRScanCount.qr_code_id == code.id, QRScanCount.day.between(since, until))
-        .order_by(QRScanCount.day)))
+    return list(
+        db.session.scalars(
+            sa.select(QRScanCount)
+            .where(QRScanCount.qr_code_id == code.id, QRScanCount.day.between(since, until))
+            .order_by(QRScanCount.day)
+        )
+    )
 
 
 def location_line(code: QRCode) -> str:
@@ -149,28 +178,37 @@ def location_line(code: QRCode) -> str:
 
 
 def poster_info(code: QRCode) -> PosterInfo:
-    return PosterInfo(url=code.url, unit_name=code.unit.name,
-                      location=location_line(code), serial=code.serial)
+    return PosterInfo(
+        url=code.url, unit_name=code.unit.name, location=location_line(code), serial=code.serial
+    )
 
 
 def subtree_codes(unit: Unit) -> list[QRCode]:
     """Every active code of `unit` and its descendants, in tree order."""
-    return list(db.session.scalars(
-        sa.select(QRCode).join(Unit, QRCode.unit_id == Unit.id)
-        .where(subtree_filter(unit.path), QRCode.status == QRStatus.ACTIVE)
-        .order_by(Unit.path, QRCode.id)))
+    return list(
+        db.session.scalars(
+            sa.select(QRCode)
+            .join(Unit, QRCode.unit_id == Unit.id)
+            .where(subtree_filter(unit.path), QRCode.status == QRStatus.ACTIVE)
+            .order_by(Unit.path, QRCode.id)
+        )
+    )
 
 
 def subtree_poster_infos(unit: Unit) -> list[PosterInfo]:
     return [poster_info(code) for code in subtree_codes(unit)]
 
 
-def revoke_codes_of(*, unit_id: int | None = None, officer_id: int | None = None,
-                    reason: str) -> int:
+def revoke_codes_of(
+    *, unit_id: int | None = None, officer_id: int | None = None, reason: str
+) -> int:
     """Revoke the active codes of a unit or an officer taken out of service."""
     stmt = sa.select(QRCode).where(QRCode.status == QRStatus.ACTIVE)
-    stmt = stmt.where(QRCode.unit_id == unit_id) if unit_id is not None else stmt.where(
-        QRCode.officer_id == officer_id)
+    stmt = (
+        stmt.where(QRCode.unit_id == unit_id)
+        if unit_id is not None
+        else stmt.where(QRCode.officer_id == officer_id)
+    )
     codes = db.session.scalars(stmt).all()
     for code in codes:
         revoke_code(code, reason=reason)
@@ -186,8 +224,9 @@ def wxacode_png(code: QRCode) -> bytes:
         return stored.png
     png = wechat_client().get_unlimited_wxacode(scene=code.token, page=MINI_PROGRAM_PAGE)
     if stored is None:
-        db.session.add(WxaCode(qr_code_id=code.id, token=code.token, page=MINI_PROGRAM_PAGE,
-                               png=png))
+        db.session.add(
+            WxaCode(qr_code_id=code.id, token=code.token, page=MINI_PROGRAM_PAGE, png=png)
+        )
     else:
         stored.token, stored.png, stored.fetched_at = code.token, png, utcnow()
     db.session.flush()

@@ -27,35 +27,57 @@ def _detach(obj: T) -> T:
     return obj
 
 
-def make_unit(app: Flask, *, parent: Unit | None = None, code: str | None = None,
-              name: str | None = None, kind: UnitKind = UnitKind.POLICE) -> Unit:
+def make_unit(
+    app: Flask,
+    *,
+    parent: Unit | None = None,
+    code: str | None = None,
+    name: str | None = None,
+    kind: UnitKind = UnitKind.POLICE,
+) -> Unit:
     n = next(_counter)
     with app.app_context():
         unit = service.create_unit(
-            code=code or f"U{n:04d}", name=name or f"测试单位{n}", kind=kind,
+            code=code or f"U{n:04d}",
+            name=name or f"测试单位{n}",
+            kind=kind,
             parent=db.session.get(Unit, parent.id) if parent else None,
-            region="测试区", address=f"测试路{n}号",
+            region="测试区",
+            address=f"测试路{n}号",
         )
         db.session.commit()
         return _detach(unit)
 
 
-def make_officer(app: Flask, unit: Unit, *, name: str = "张三", staff_no: str | None = None,
-                 position: str = "民警") -> Officer:
+def make_officer(
+    app: Flask,
+    unit: Unit,
+    *,
+    name: str = "张三",
+    staff_no: str | None = None,
+    position: str = "民警",
+) -> Officer:
     with app.app_context():
-        officer = service.create_officer(unit=db.session.get(Unit, unit.id), name=name,
-                                         staff_no=staff_no or f"{next(_counter):06d}",
-                                         position=position)
+        officer = service.create_officer(
+            unit=db.session.get(Unit, unit.id),
+            name=name,
+            staff_no=staff_no or f"{next(_counter):06d}",
+            position=position,
+        )
         db.session.commit()
         return _detach(officer)
 
 
-def make_staff(app: Flask, role: Role, unit: Unit, *, username: str | None = None,
-               password: str = PASSWORD) -> StaffAccount:
+def make_staff(
+    app: Flask, role: Role, unit: Unit, *, username: str | None = None, password: str = PASSWORD
+) -> StaffAccount:
     with app.app_context():
         account = service.create_staff(
-            username=username or f"{role.value}{next(_counter)}", password=password,
-            display_name=f"{role.label}测试", role=role, unit=db.session.get(Unit, unit.id),
+            username=username or f"{role.value}{next(_counter)}",
+            password=password,
+            display_name=f"{role.label}测试",
+            role=role,
+            unit=db.session.get(Unit, unit.id),
         )
         db.session.commit()
         return _detach(account)
@@ -76,5 +98,11 @@ def make_city(app: Flask) -> dict[str, Unit]:
     station_a = make_unit(app, parent=district_a, name="甲区派出所")
     court_a = make_unit(app, parent=district_a, kind=UnitKind.COURT, name="甲区人民法院")
     station_b = make_unit(app, parent=district_b, name="乙区派出所")
-    return {"city": city, "district_a": district_a, "district_b": district_b,
-            "station_a": station_a, "court_a": court_a, "station_b": station_b}
+    return {
+        "city": city,
+        "district_a": district_a,
+        "district_b": district_b,
+        "station_a": station_a,
+        "court_a": court_a,
+        "station_b": station_b,
+    }

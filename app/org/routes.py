@@ -60,6 +60,7 @@ def _scoped_unit(unit_id: int) -> Unit:
 
 # ---------------------------------------------------------------- units
 
+
 @bp.get("/units")
 @staff_required()
 @bp.input(UnitQuery, location="query", arg_name="query")
@@ -87,8 +88,12 @@ def list_units(query: UnitQuery):
 def create_unit(body: UnitIn):
     """新增单位"""
     unit = service.create_unit(
-        code=body.code, name=body.name, kind=body.kind, parent=_scoped_unit(body.parent_id),
-        region=body.region, address=body.address,
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        parent=_scoped_unit(body.parent_id),
+        region=body.region,
+        address=body.address,
     )
     db.session.commit()
     return unit
@@ -137,6 +142,7 @@ def activate_unit(unit_id: int):
 
 # ---------------------------------------------------------------- officers
 
+
 @bp.get("/units/<int:unit_id>/officers")
 @staff_required(scope=_unit_of_unit)
 @bp.input(OfficerQuery, location="query", arg_name="query")
@@ -155,8 +161,12 @@ def list_officers(unit_id: int, query: OfficerQuery):
 @bp.output(OfficerOut, status_code=201)
 def create_officer(unit_id: int, body: OfficerIn):
     """新增人员"""
-    officer = service.create_officer(unit=service.get_unit(unit_id), name=body.name,
-                                     staff_no=body.staff_no, position=body.position)
+    officer = service.create_officer(
+        unit=service.get_unit(unit_id),
+        name=body.name,
+        staff_no=body.staff_no,
+        position=body.position,
+    )
     db.session.commit()
     return officer
 
@@ -177,8 +187,9 @@ def update_officer(officer_id: int, body: OfficerPatch):
     """修改人员信息或调动单位"""
     changes = body.model_dump(exclude_unset=True)
     new_unit = _scoped_unit(changes["unit_id"]) if "unit_id" in changes else None
-    officer = service.update_officer(service.get_officer(officer_id), changes=changes,
-                                     new_unit=new_unit)
+    officer = service.update_officer(
+        service.get_officer(officer_id), changes=changes, new_unit=new_unit
+    )
     db.session.commit()
     return officer
 
@@ -205,6 +216,7 @@ def activate_officer(officer_id: int):
 
 # ---------------------------------------------------------------- staff accounts
 
+
 @bp.get("/staff")
 @staff_required(Role.ADMIN)
 @bp.input(StaffQuery, location="query", arg_name="query")
@@ -212,7 +224,8 @@ def activate_officer(officer_id: int):
 def list_staff(query: StaffQuery):
     """工作人员账号列表（本人管辖范围内）"""
     stmt = sa.select(StaffAccount).where(
-        StaffAccount.unit_id.in_(subtree_ids(current_staff().unit)))
+        StaffAccount.unit_id.in_(subtree_ids(current_staff().unit))
+    )
     if query.role is not None:
         stmt = stmt.where(StaffAccount.role == query.role)
     if query.unit_id is not None:
@@ -229,8 +242,11 @@ def list_staff(query: StaffQuery):
 def create_staff(body: StaffIn):
     """新增工作人员账号"""
     account = service.create_staff(
-        username=body.username, password=body.password, display_name=body.display_name,
-        role=body.role, unit=_scoped_unit(body.unit_id),
+        username=body.username,
+        password=body.password,
+        display_name=body.display_name,
+        role=body.role,
+        unit=_scoped_unit(body.unit_id),
     )
     db.session.commit()
     return account
@@ -285,8 +301,7 @@ def update_staff(staff_id: int, body: StaffPatch):
     """修改工作人员账号（改角色或单位会使其令牌失效）"""
     changes = body.model_dump(exclude_unset=True)
     new_unit = _scoped_unit(changes["unit_id"]) if "unit_id" in changes else None
-    account = service.update_staff(service.get_staff(staff_id), changes=changes,
-                                   new_unit=new_unit)
+    account = service.update_staff(service.get_staff(staff_id), changes=changes, new_unit=new_unit)
     db.session.commit()
     return account
 
@@ -296,8 +311,9 @@ def update_staff(staff_id: int, body: StaffPatch):
 @bp.output(StaffOut)
 def deactivate_staff(staff_id: int):
     """停用工作人员账号（不删除，立即失效）"""
-    account = service.set_staff_active(service.get_staff(staff_id), False,
-                                       actor_id=current_staff().id)
+    account = service.set_staff_active(
+        service.get_staff(staff_id), False, actor_id=current_staff().id
+    )
     db.session.commit()
     return account
 
@@ -307,8 +323,9 @@ def deactivate_staff(staff_id: int):
 @bp.output(StaffOut)
 def activate_staff(staff_id: int):
     """重新启用工作人员账号"""
-    account = service.set_staff_active(service.get_staff(staff_id), True,
-                                       actor_id=current_staff().id)
+    account = service.set_staff_active(
+        service.get_staff(staff_id), True, actor_id=current_staff().id
+    )
     db.session.commit()
     return account
 
@@ -319,13 +336,15 @@ def activate_staff(staff_id: int):
 @bp.output(StaffOut)
 def reset_staff_password(staff_id: int, body: PasswordReset):
     """管理员重置密码（解除锁定，原令牌失效）"""
-    account = service.set_password(service.get_staff(staff_id), new_password=body.new_password,
-                                   by_admin=True)
+    account = service.set_password(
+        service.get_staff(staff_id), new_password=body.new_password, by_admin=True
+    )
     db.session.commit()
     return account
 
 
 # ---------------------------------------------------------------- sign-in
+
 
 def _session_body(account: StaffAccount) -> dict:
     return {
@@ -360,4 +379,3 @@ def sign_out():
     service.end_sessions(current_staff())
     db.session.commit()
     return ""
-

@@ -25,11 +25,14 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_
 
 # ---------------------------------------------------------------- units
 
+
 class UnitIn(Schema):
     code: Code = Field(description="单位编码，全局唯一")
     name: Name
-    kind: UnitKind = Field(description="单位类别：police 公安、court 法院、procuratorate 检察院、"
-                                       "justice 司法行政、committee 政法委")
+    kind: UnitKind = Field(
+        description="单位类别：police 公安、court 法院、procuratorate 检察院、"
+        "justice 司法行政、committee 政法委"
+    )
     parent_id: int = Field(description="上级单位（根单位由初始化命令创建）")
     region: Region = ""
     address: Address = ""
@@ -68,7 +71,8 @@ class UnitQuery(PageQuery):
     kind: UnitKind | None = None
     is_active: bool | None = None
     q: Annotated[str, StringConstraints(max_length=50)] | None = Field(
-        None, description="按名称或编码模糊查找")
+        None, description="按名称或编码模糊查找"
+    )
 
 
 class UnitPage(Page):
@@ -77,10 +81,10 @@ class UnitPage(Page):
 
 # ---------------------------------------------------------------- officers
 
+
 class OfficerIn(Schema):
     name: PersonName
-    staff_no: StaffNo = Field(
-        description="警号或工号，本单位内唯一")
+    staff_no: StaffNo = Field(description="警号或工号，本单位内唯一")
     position: ShortText = ""
 
 
@@ -112,12 +116,15 @@ class OfficerPage(Page):
 
 # ---------------------------------------------------------------- staff accounts
 
+
 class StaffIn(Schema):
     username: Username
     password: Password
     display_name: PersonName
-    role: Role = Field(description="screener 审核交办、verifier 核查、superior 上级审核、"
-                                   "liaison 纪检联络员、analyst 统计分析、admin 系统管理员")
+    role: Role = Field(
+        description="screener 审核交办、verifier 核查、superior 上级审核、"
+        "liaison 纪检联络员、analyst 统计分析、admin 系统管理员"
+    )
     unit_id: int
 
 
@@ -162,6 +169,7 @@ class PasswordChange(Schema):
 
 # ---------------------------------------------------------------- sign-in
 
+
 class SessionIn(Schema):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Password
@@ -183,4 +191,5 @@ class SessionOut(Schema):
 
 class WeChatBindIn(Schema):
     code: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
-        description="小程序 wx.login 得到的 code")
+        description="小程序 wx.login 得到的 code"
+    )

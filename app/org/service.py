@@ -26,7 +26,6 @@ def _dummy_hash(method: str) -> str:
     return generate_password_hash("pingyi-timing-equaliser", method=method)
 
 
-
 def _hash(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
@@ -40,6 +39,7 @@ def _duplicate(field: str, value: object, what: str) -> ApiError:
 
 
 # ---------------------------------------------------------------- units
+
 
 def get_unit(unit_id: int) -> Unit:
     """The unit with this id, or 404."""
@@ -76,8 +76,13 @@ def create_unit(
     db.session.add(unit)
     db.session.flush()
     _set_path(unit, parent)
-    record_audit("unit.create", object_type="unit", object_id=unit.id, unit_id=unit.id,
-                 details={"code": code, "name": name, "parent_id": unit.parent_id})
+    record_audit(
+        "unit.create",
+        object_type="unit",
+        object_id=unit.id,
+        unit_id=unit.id,
+        details={"code": code, "name": name, "parent_id": unit.parent_id},
+    )
     return unit
 
 
@@ -93,22 +98,31 @@ def update_unit(unit: Unit, *, changes: dict[str, Any], new_parent: Unit | None 
         if key != "parent_id":
             setattr(unit, key, value)
     db.session.flush()
-    record_audit("unit.update", object_type="unit", object_id=unit.id, unit_id=unit.id,
-                 details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
+    record_audit(
+        "unit.update",
+        object_type="unit",
+        object_id=unit.id,
+        unit_id=unit.id,
+        details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}},
+    )
     return unit
 
 
 def _move_subtree(unit: Unit, new_parent: Unit) -> None:
     if unit.contains(new_parent):
-        raise ApiError(409, "cycle", "不能把单位移到它自己的下级单位之下",
-                       {"unit_id": unit.id, "parent_id": new_parent.id})
+        raise ApiError(
+            409,
+            "cycle",
+            "不能把单位移到它自己的下级单位之下",
+            {"unit_id": unit.id, "parent_id": new_parent.id},
+        )
     old_prefix, old_depth = unit.path, unit.depth
     subtree = db.session.scalars(sa.select(Unit).where(subtree_filter(old_prefix))).all()
     unit.parent = new_parent
     _set_path(unit, new_parent)
     for member in subtree:
         if member is not unit:
-            member.path = unit.path + member.path[len(old_prefix):]
+            member.path = unit.path + member.path[len(old_prefix) :]
             member.depth += unit.depth - old_depth
 
 
@@ -120,8 +134,12 @@ def deactivate_unit(unit: Unit) -> Unit:
         sa.select(sa.func.count()).where(Unit.parent_id == unit.id, Unit.is_active)
     )
     if active_children:
-        raise ApiError(409, "has_active_children", "请先停用该单位的下级单位",
-                       {"active_children": active_children})
+        raise ApiError(
+            409,
+            "has_active_children",
+            "请先停用该单位的下级单位",
+            {"active_children": active_children},
+        )
     unit.is_active = False
     db.session.flush()
     record_audit("unit.deactivate", object_type="unit", object_id=unit.id, unit_id=unit.id)
@@ -142,6 +160,7 @@ def activate_unit(unit: Unit) -> Unit:
 
 
 # ---------------------------------------------------------------- officers
+
 
 def get_officer(officer_id: int) -> Officer:
     officer = db.session.get(Officer, officer_id)
@@ -166,8 +185,13 @@ def create_officer(*, unit: Unit, name: str, staff_no: str, position: str = "") 
     officer = Officer(unit=unit, name=name, staff_no=staff_no, position=position)
     db.session.add(officer)
     db.session.flush()
-    record_audit("officer.create", object_type="officer", object_id=officer.id,
-                 unit_id=unit.id, details={"name": name, "staff_no": staff_no})
+    record_audit(
+        "officer.create",
+        object_type="officer",
+        object_id=officer.id,
+        unit_id=unit.id,
+        details={"name": name, "staff_no": staff_no},
+    )
     return officer
 
 
@@ -186,9 +210,13 @@ def update_officer(officer: Officer, *, changes: dict[str, Any], new_unit: Unit 
     db.session.flush()
     if moved:
         signals.officer_transferred.send(officer)
-    record_audit("officer.update", object_type="officer", object_id=officer.id,
-                 unit_id=officer.unit_id,
-                 details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
+    record_audit(
+        "officer.update",
+        object_type="officer",
+        object_id=officer.id,
+        unit_id=officer.unit_id,
+        details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}},
+    )
     return officer
 
 
@@ -197,14 +225,19 @@ def set_officer_active(officer: Officer, active: bool) -> Officer:
     if officer.is_active != active:
         officer.is_active = active
         db.session.flush()
-        record_audit("officer.activate" if active else "officer.deactivate",
-                     object_type="officer", object_id=officer.id, unit_id=officer.unit_id)
+        record_audit(
+            "officer.activate" if active else "officer.deactivate",
+            object_type="officer",
+            object_id=officer.id,
+            unit_id=officer.unit_id,
+        )
         if not active:
             signals.officer_deactivated.send(officer)
     return officer
 
 
 # ---------------------------------------------------------------- staff accounts
+
 
 def get_staff(staff_id: int) -> StaffAccount:
     account = db.session.get(StaffAccount, staff_id)
@@ -221,10 +254,17 @@ def find_staff_by_username(username: str) -> StaffAccount | None:
 
 def check_password_policy(password: str, field: str = "password") -> None:
     """At least 8 characters with both letters and digits."""
-    if (len(password) < 8 or not any(c.isalpha() for c in password)
-            or not any(c.isdigit() for c in password)):
-        raise ApiError(422, "validation_error", "密码至少 8 位，且须同时包含字母和数字",
-                       {"fields": {field: ["密码至少 8 位，且须同时包含字母和数字"]}})
+    if (
+        len(password) < 8
+        or not any(c.isalpha() for c in password)
+        or not any(c.isdigit() for c in password)
+    ):
+        raise ApiError(
+            422,
+            "validation_error",
+            "密码至少 8 位，且须同时包含字母和数字",
+            {"fields": {field: ["密码至少 8 位，且须同时包含字母和数字"]}},
+        )
 
 
 def create_staff(
@@ -237,12 +277,22 @@ def create_staff(
     if not unit.is_active:
         raise ApiError(409, "unit_inactive", "单位已停用，不能新增账号")
     check_password_policy(password)
-    account = StaffAccount(username=username, password_hash=_hash(password),
-                           display_name=display_name, role=role, unit=unit)
+    account = StaffAccount(
+        username=username,
+        password_hash=_hash(password),
+        display_name=display_name,
+        role=role,
+        unit=unit,
+    )
     db.session.add(account)
     db.session.flush()
-    record_audit("staff.create", object_type="staff", object_id=account.id, unit_id=unit.id,
-                 details={"username": username, "role": role.value})
+    record_audit(
+        "staff.create",
+        object_type="staff",
+        object_id=account.id,
+        unit_id=unit.id,
+        details={"username": username, "role": role.value},
+    )
     return account
 
 
@@ -259,9 +309,13 @@ def update_staff(
     if ("role" in changes and before["role"] != _plain(account.role)) or new_unit is not None:
         account.token_version += 1
     db.session.flush()
-    record_audit("staff.update", object_type="staff", object_id=account.id,
-                 unit_id=account.unit_id,
-                 details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}})
+    record_audit(
+        "staff.update",
+        object_type="staff",
+        object_id=account.id,
+        unit_id=account.unit_id,
+        details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}},
+    )
     return account
 
 
@@ -273,8 +327,12 @@ def set_staff_active(account: StaffAccount, active: bool, *, actor_id: int | Non
         account.is_active = active
         account.token_version += 1
         db.session.flush()
-        record_audit("staff.activate" if active else "staff.deactivate", object_type="staff",
-                     object_id=account.id, unit_id=account.unit_id)
+        record_audit(
+            "staff.activate" if active else "staff.deactivate",
+            object_type="staff",
+            object_id=account.id,
+            unit_id=account.unit_id,
+        )
     return account
 
 
@@ -287,27 +345,39 @@ def set_password(account: StaffAccount, *, new_password: str, by_admin: bool) ->
     account.failed_login_count = 0
     account.locked_until = None
     db.session.flush()
-    record_audit("staff.password_reset" if by_admin else "staff.password_change",
-                 object_type="staff", object_id=account.id, unit_id=account.unit_id)
+    record_audit(
+        "staff.password_reset" if by_admin else "staff.password_change",
+        object_type="staff",
+        object_id=account.id,
+        unit_id=account.unit_id,
+    )
     return account
 
 
 def verify_current_password(account: StaffAccount, password: str) -> None:
     if not check_password_hash(account.password_hash, password):
-        raise ApiError(403, "wrong_password", "原密码不正确",
-                       {"fields": {"current_password": ["原密码不正确"]}})
+        raise ApiError(
+            403,
+            "wrong_password",
+            "原密码不正确",
+            {"fields": {"current_password": ["原密码不正确"]}},
+        )
 
 
 def bind_wechat(account: StaffAccount, *, identity_hash: str) -> StaffAccount:
     """Record the staff member's WeChat (as a keyed hash): they may not rate their own unit."""
-    holder = db.session.scalar(sa.select(StaffAccount).where(
-        StaffAccount.openid_hash == identity_hash, StaffAccount.id != account.id))
+    holder = db.session.scalar(
+        sa.select(StaffAccount).where(
+            StaffAccount.openid_hash == identity_hash, StaffAccount.id != account.id
+        )
+    )
     if holder is not None:
         raise ApiError(409, "duplicate", "该微信已绑定到另一个工作人员账号")
     account.openid_hash = identity_hash
     db.session.flush()
-    record_audit("staff.bind_wechat", object_type="staff", object_id=account.id,
-                 unit_id=account.unit_id)
+    record_audit(
+        "staff.bind_wechat", object_type="staff", object_id=account.id, unit_id=account.unit_id
+    )
     return account
 
 
@@ -315,8 +385,7 @@ def end_sessions(account: StaffAccount) -> None:
     """Sign out everywhere: every token of this account stops working."""
     account.token_version += 1
     db.session.flush()
-    record_audit("staff.logout", object_type="staff", object_id=account.id,
-                 unit_id=account.unit_id)
+    record_audit("staff.logout", object_type="staff", object_id=account.id, unit_id=account.unit_id)
 
 
 @dataclass
@@ -333,24 +402,36 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
     now = utcnow()
     username = username.strip().lower()
     account = db.session.scalar(
-        sa.select(StaffAccount).where(StaffAccount.username == username)
+        sa.select(StaffAccount)
+        .where(StaffAccount.username == username)
         .with_for_update(of=StaffAccount)
     )
     wrong = ApiError(401, "invalid_credentials", "用户名或密码错误")
     if account is None or not account.is_active:
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
-        record_audit("staff.login_failed", object_type="staff", object_id=username[:64],
-                     unit_id=account.unit_id if account else None,
-                     details={"reason": "unknown_or_inactive"})
+        record_audit(
+            "staff.login_failed",
+            object_type="staff",
+            object_id=username[:64],
+            unit_id=account.unit_id if account else None,
+            details={"reason": "unknown_or_inactive"},
+        )
         return SignIn(None, wrong)
     if account.is_locked(now):
-        record_audit("staff.login_failed", object_type="staff", object_id=account.id,
-                     unit_id=account.unit_id, details={"reason": "locked"})
+        record_audit(
+            "staff.login_failed",
+            object_type="staff",
+            object_id=account.id,
+            unit_id=account.unit_id,
+            details={"reason": "locked"},
+        )
         return SignIn(None, _locked(account))
     if not check_password_hash(account.password_hash, password):
         account.failed_login_count += 1
-        details: dict[str, Any] = {"reason": "wrong_password",
-                                   "failures": account.failed_login_count}
+        details: dict[str, Any] = {
+            "reason": "wrong_password",
+            "failures": account.failed_login_count,
+        }
         error = wrong
         if account.failed_login_count >= current_app.config["LOGIN_MAX_FAILURES"]:
             account.failed_login_count = 0
@@ -358,23 +439,31 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
             details["locked_until"] = account.locked_until.isoformat()
             error = _locked(account)
         db.session.flush()
-        record_audit("staff.login_failed", object_type="staff", object_id=account.id,
-                     unit_id=account.unit_id, details=details)
+        record_audit(
+            "staff.login_failed",
+            object_type="staff",
+            object_id=account.id,
+            unit_id=account.unit_id,
+            details=details,
+        )
         return SignIn(None, error)
     account.failed_login_count = 0
     account.locked_until = None
     account.last_login_at = now
     db.session.flush()
     set_actor(staff_actor(account))
-    record_audit("staff.login", object_type="staff", object_id=account.id,
-                 unit_id=account.unit_id)
+    record_audit("staff.login", object_type="staff", object_id=account.id, unit_id=account.unit_id)
     return SignIn(account, None)
 
 
 def _locked(account: StaffAccount) -> ApiError:
     assert account.locked_until is not None
-    return ApiError(423, "account_locked", "密码错误次数过多，账号已临时锁定，请稍后再试",
-                    {"locked_until": account.locked_until.isoformat()})
+    return ApiError(
+        423,
+        "account_locked",
+        "密码错误次数过多，账号已临时锁定，请稍后再试",
+        {"locked_until": account.locked_until.isoformat()},
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -55,13 +55,35 @@ RETRYABLE_ERRCODES = frozenset({-1, 45009, 45011})
 #               40097 invalid arguments.
 # Requests:     47001 malformed body, 44002 empty body, 40066 bad URL (wrong API base),
 #               43001/43002 wrong HTTP method, 87014 risky content (legacy check).
-PERMANENT_ERRCODES = frozenset({
-    40029, 40163, 40226, 41008,
-    40013, 40125, 40164, 40002, 41002, 41004, 41001, 48001,
-    43101, 47003, 40037, 40003,
-    41030, 40169, 40097,
-    47001, 44002, 40066, 43001, 43002, 87014,
-})
+PERMANENT_ERRCODES = frozenset(
+    {
+        40029,
+        40163,
+        40226,
+        41008,
+        40013,
+        40125,
+        40164,
+        40002,
+        41002,
+        41004,
+        41001,
+        48001,
+        43101,
+        47003,
+        40037,
+        40003,
+        41030,
+        40169,
+        40097,
+        47001,
+        44002,
+        40066,
+        43001,
+        43002,
+        87014,
+    }
+)
 
 # A clear Chinese message per errcode, for logs shown to staff and for API answers.
 ERRCODE_MESSAGES: dict[int, str] = {
@@ -104,8 +126,15 @@ _FIELD_IN_ERRMSG = re.compile(r"data\.([A-Za-z_]+\d*)")
 class WeChatError(Exception):
     """An error answered by WeChat (errcode) or met on the way there (errcode None)."""
 
-    def __init__(self, errcode: int | None, errmsg: str, api: str = "", *,
-                 transient: bool | None = None, timed_out: bool = False) -> None:
+    def __init__(
+        self,
+        errcode: int | None,
+        errmsg: str,
+        api: str = "",
+        *,
+        transient: bool | None = None,
+        timed_out: bool = False,
+    ) -> None:
         super().__init__(errcode, errmsg, api)
         self.errcode = errcode
         self.errmsg = errmsg
@@ -230,13 +259,15 @@ class RedisTokenCache:
     allows) instead of breaking WeChat features.
     """
 
-    def __init__(self, redis_url: str, *, prefix: str = "pingyi:wechat:access_token:",
-                 client: Any = None) -> None:
+    def __init__(
+        self, redis_url: str, *, prefix: str = "pingyi:wechat:access_token:", client: Any = None
+    ) -> None:
         import redis
 
         self.prefix = prefix
         self._redis = client or redis.Redis.from_url(
-            redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+            redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+        )
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
     def _key(self, appid: str) -> str:
@@ -297,18 +328,27 @@ logging.getLogger("urllib3.connectionpool").addFilter(_RedactCredentials())
 class WeChatClient:
     """Calls the WeChat server APIs at `base_url` for one mini-program."""
 
-    def __init__(self, *, base_url: str, appid: str, secret: str, connect_timeout: float = 3.05,
-                 read_timeout: float = 10.0, token_cache: TokenCache | None = None,
-                 session: requests.Session | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        appid: str,
+        secret: str,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        token_cache: TokenCache | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not appid or not secret:
             raise WeChatNotConfigured()
         self.base_url = base_url.rstrip("/")
         self.appid = appid
         self._secret = secret
         self.timeout = (connect_timeout, read_timeout)
-        self.token_cache: TokenCache = token_cache if token_cache is not None \
-            else MemoryTokenCache()
+        self.token_cache: TokenCache = (
+            token_cache if token_cache is not None else MemoryTokenCache()
+        )
         self._session = session or requests.Session()
         self._clock = clock
         self._token_lock = threading.Lock()
@@ -348,77 +388,115 @@ class WeChatClient:
         return None
 
     def _fetch_token(self, *, force_refresh: bool) -> str:
-        data = self._request("POST", STABLE_TOKEN_API, body={
-            "grant_type": "client_credential",
-            "appid": self.appid,
-            "secret": self._secret,
-            "force_refresh": force_refresh,
-        })
+        data = self._request(
+            "POST",
+            STABLE_TOKEN_API,
+            body={
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self._secret,
+                "force_refresh": force_refresh,
+            },
+        )
         token = data.get("access_token")
         try:
             expires_in = float(data.get("expires_in", 0))
         except (TypeError, ValueError):
             expires_in = 0.0
         if not isinstance(token, str) or not token or expires_in <= 0:
-            raise WeChatError(None, "stable_token 响应缺少 access_token 或 expires_in",
-                              STABLE_TOKEN_API, transient=True)
+            raise WeChatError(
+                None,
+                "stable_token 响应缺少 access_token 或 expires_in",
+                STABLE_TOKEN_API,
+                transient=True,
+            )
         # WeChat guarantees expires_in >= 300; halving keeps a short-lived token usable.
         lifetime = max(expires_in - EARLY_REFRESH_SECONDS, expires_in / 2)
         self.token_cache.set(self.appid, token, self._clock() + lifetime)
-        log.info("wechat access token fetched (force_refresh=%s, expires_in=%s)",
-                 force_refresh, int(expires_in))
+        log.info(
+            "wechat access token fetched (force_refresh=%s, expires_in=%s)",
+            force_refresh,
+            int(expires_in),
+        )
         return token
 
     def _call_with_token(self, api: str, body: dict[str, Any], *, binary: bool = False) -> Any:
         token = self.access_token()
         try:
-            return self._request("POST", api, params={"access_token": token}, body=body,
-                                 binary=binary)
+            return self._request(
+                "POST", api, params={"access_token": token}, body=body, binary=binary
+            )
         except WeChatError as error:
             if not error.is_token_error:
                 raise
-            log.warning("wechat %s: token rejected (errcode %s), refreshing and retrying once",
-                        api, error.errcode)
+            log.warning(
+                "wechat %s: token rejected (errcode %s), refreshing and retrying once",
+                api,
+                error.errcode,
+            )
         self.token_cache.delete(self.appid)
         with self._token_lock:
             fresh = self._fetch_token(force_refresh=False)
             if fresh == token:
                 # WeChat still hands out the token it just refused: only a forced refresh helps.
                 fresh = self._fetch_token(force_refresh=True)
-        return self._request("POST", api, params={"access_token": fresh}, body=body,
-                             binary=binary)
+        return self._request("POST", api, params={"access_token": fresh}, body=body, binary=binary)
 
     # --- APIs ---------------------------------------------------------------------------------
 
     def code2session(self, js_code: str) -> LoginSession:
         """Exchange a `wx.login` code for the resident's openid (and session_key, unionid)."""
-        data = self._request("GET", CODE2SESSION_API, params={
-            "appid": self.appid,
-            "secret": self._secret,
-            "js_code": js_code,
-            "grant_type": "authorization_code",
-        })
+        data = self._request(
+            "GET",
+            CODE2SESSION_API,
+            params={
+                "appid": self.appid,
+                "secret": self._secret,
+                "js_code": js_code,
+                "grant_type": "authorization_code",
+            },
+        )
         openid, session_key = data.get("openid"), data.get("session_key")
         if not openid or not session_key:
-            raise WeChatError(None, "jscode2session 响应缺少 openid", CODE2SESSION_API,
-                              transient=False)
-        return LoginSession(openid=openid, session_key=session_key,
-                            unionid=data.get("unionid") or None)
+            raise WeChatError(
+                None, "jscode2session 响应缺少 openid", CODE2SESSION_API, transient=False
+            )
+        return LoginSession(
+            openid=openid, session_key=session_key, unionid=data.get("unionid") or None
+        )
 
-    def get_unlimited_wxacode(self, *, scene: str, page: str, check_path: bool = True,
-                              env_version: str = "release", width: int = 430) -> bytes:
+    def get_unlimited_wxacode(
+        self,
+        *,
+        scene: str,
+        page: str,
+        check_path: bool = True,
+        env_version: str = "release",
+        width: int = 430,
+    ) -> bytes:
         """A mini-program code (PNG bytes) that opens `page` with `scene`."""
-        return self._call_with_token(WXACODE_API, {
-            "scene": scene,
-            "page": page,
-            "check_path": check_path,
-            "env_version": env_version,
-            "width": width,
-        }, binary=True)
+        return self._call_with_token(
+            WXACODE_API,
+            {
+                "scene": scene,
+                "page": page,
+                "check_path": check_path,
+                "env_version": env_version,
+                "width": width,
+            },
+            binary=True,
+        )
 
-    def send_subscribe_message(self, *, touser: str, template_id: str, data: dict[str, Any],
-                               page: str | None = None, miniprogram_state: str = "formal",
-                               lang: str = "zh_CN") -> None:
+    def send_subscribe_message(
+        self,
+        *,
+        touser: str,
+        template_id: str,
+        data: dict[str, Any],
+        page: str | None = None,
+        miniprogram_state: str = "formal",
+        lang: str = "zh_CN",
+    ) -> None:
         """Send one subscribe message; each send spends one quota the user granted.
 
         `data` maps field keys to values, either plain strings ({"thing1": "已受理"}) or
@@ -427,8 +505,10 @@ class WeChatClient:
         body: dict[str, Any] = {
             "touser": touser,
             "template_id": template_id,
-            "data": {key: value if isinstance(value, dict) else {"value": value}
-                     for key, value in data.items()},
+            "data": {
+                key: value if isinstance(value, dict) else {"value": value}
+                for key, value in data.items()
+            },
             "miniprogram_state": miniprogram_state,
             "lang": lang,
         }
@@ -438,21 +518,33 @@ class WeChatClient:
 
     def msg_sec_check(self, *, openid: str, content: str, scene: int = 2) -> SecCheckResult:
         """Content security check (v2); the verdict only ever holds public text."""
-        data = self._call_with_token(MSG_SEC_CHECK_API, {
-            "version": 2,
-            "openid": openid,
-            "scene": scene,
-            "content": content,
-        })
+        data = self._call_with_token(
+            MSG_SEC_CHECK_API,
+            {
+                "version": 2,
+                "openid": openid,
+                "scene": scene,
+                "content": content,
+            },
+        )
         result = data.get("result") or {}
-        return SecCheckResult(suggest=str(result.get("suggest", "review")),
-                              label=int(result.get("label", 0)),
-                              trace_id=data.get("trace_id"))
+        return SecCheckResult(
+            suggest=str(result.get("suggest", "review")),
+            label=int(result.get("label", 0)),
+            trace_id=data.get("trace_id"),
+        )
 
     # --- transport ----------------------------------------------------------------------------
 
-    def _request(self, method: str, api: str, *, params: dict[str, Any] | None = None,
-                 body: dict[str, Any] | None = None, binary: bool = False) -> Any:
+    def _request(
+        self,
+        method: str,
+        api: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        binary: bool = False,
+    ) -> Any:
         url = self.base_url + api
         kwargs: dict[str, Any] = {"params": params, "timeout": self.timeout}
         if body is not None:
@@ -463,8 +555,9 @@ class WeChatClient:
         try:
             response = self._session.request(method, url, **kwargs)
         except requests.Timeout as error:
-            kind = "connect timeout" if isinstance(error, requests.ConnectTimeout) \
-                else "read timeout"
+            kind = (
+                "connect timeout" if isinstance(error, requests.ConnectTimeout) else "read timeout"
+            )
             log.warning("wechat %s: %s after %.2fs", api, kind, time.monotonic() - started)
             # `from None`: the original exception's text holds the URL with the secret.
             raise WeChatError(None, kind, api, timed_out=True) from None
@@ -481,8 +574,9 @@ class WeChatClient:
             data = None
         if not isinstance(data, dict):
             transient = response.status_code >= 500 or response.status_code in (200, 429)
-            raise WeChatError(None, f"unexpected response: HTTP {response.status_code}", api,
-                              transient=transient)
+            raise WeChatError(
+                None, f"unexpected response: HTTP {response.status_code}", api, transient=transient
+            )
         errcode = data.get("errcode", 0)
         if errcode not in (0, None, "0"):
             try:
@@ -493,8 +587,12 @@ class WeChatClient:
             log.info("wechat %s: errcode %s (%s)", api, errcode, redact(error.errmsg))
             raise error
         if response.status_code != 200:
-            raise WeChatError(None, f"unexpected response: HTTP {response.status_code}", api,
-                              transient=response.status_code >= 500)
+            raise WeChatError(
+                None,
+                f"unexpected response: HTTP {response.status_code}",
+                api,
+                transient=response.status_code >= 500,
+            )
         if binary:
             raise WeChatError(None, "期望图片，微信返回了 JSON", api, transient=False)
         return data
@@ -546,9 +644,14 @@ def wechat_client() -> WeChatClient:
         return existing
     base_url, appid, secret, connect_timeout, read_timeout, redis_url = settings
     cache: TokenCache = RedisTokenCache(redis_url) if redis_url else _process_cache(base_url)
-    client = WeChatClient(base_url=base_url, appid=appid, secret=secret,
-                          connect_timeout=connect_timeout, read_timeout=read_timeout,
-                          token_cache=cache)
+    client = WeChatClient(
+        base_url=base_url,
+        appid=appid,
+        secret=secret,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        token_cache=cache,
+    )
     client._pingyi_settings = settings  # type: ignore[attr-defined]
     app.extensions["wechat_client"] = client
     return client

@@ -126,27 +126,49 @@ def _pattern(point: str) -> re.Pattern[str]:
 # Subscribe-message field rules by key prefix (thing1 → thing), from WeChat's documentation.
 FIELD_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
     "thing": (lambda v: len(v) <= 20, "20 个以内字符"),
-    "number": (lambda v: len(v) <= 32 and re.fullmatch(r"\d+(?:\.\d+)?", v) is not None,
-               "32 位以内数字，可带小数"),
+    "number": (
+        lambda v: len(v) <= 32 and re.fullmatch(r"\d+(?:\.\d+)?", v) is not None,
+        "32 位以内数字，可带小数",
+    ),
     "letter": (lambda v: re.fullmatch(r"[A-Za-z]{1,32}", v) is not None, "32 位以内字母"),
-    "symbol": (lambda v: len(v) <= 5 and re.fullmatch(rf"[^\sA-Za-z0-9{_CJK}]+", v) is not None,
-               "5 位以内符号"),
-    "character_string": (lambda v: re.fullmatch(r"[\x21-\x7e]{1,32}", v) is not None,
-                         "32 位以内数字、字母或符号"),
-    "time": (lambda v: _pattern(_TIME_POINT).fullmatch(v) is not None,
-             "24 小时制时间（可带年月日），时间段用 ~ 连接"),
-    "date": (lambda v: _pattern(_DATE_POINT).fullmatch(v) is not None,
-             "年月日（可带 24 小时制时间），时间段用 ~ 连接"),
-    "amount": (lambda v: re.fullmatch(r"[¥￥$€£]?\d{1,10}(?:\.\d{1,2})?元?", v) is not None,
-               "1 个币种符号 + 10 位以内数字，可带小数，结尾可带“元”"),
-    "phone_number": (lambda v: re.fullmatch(r"[\d+\-() ]{1,17}", v) is not None,
-                     "17 位以内数字或符号"),
-    "car_number": (lambda v: re.fullmatch(rf"[{_CJK}A-Za-z0-9][A-Za-z0-9]{{0,6}}[{_CJK}A-Za-z0-9]?",
-                                          v) is not None and len(v) <= 8,
-                   "8 位以内，首尾可为汉字，其余为字母或数字"),
-    "name": (lambda v: re.fullmatch(rf"[{_CJK}·]{{1,10}}", v) is not None
-             or re.fullmatch(r"[A-Za-z .'·-]{1,20}", v) is not None,
-             "10 个以内纯汉字或 20 个以内纯字母/符号"),
+    "symbol": (
+        lambda v: len(v) <= 5 and re.fullmatch(rf"[^\sA-Za-z0-9{_CJK}]+", v) is not None,
+        "5 位以内符号",
+    ),
+    "character_string": (
+        lambda v: re.fullmatch(r"[\x21-\x7e]{1,32}", v) is not None,
+        "32 位以内数字、字母或符号",
+    ),
+    "time": (
+        lambda v: _pattern(_TIME_POINT).fullmatch(v) is not None,
+        "24 小时制时间（可带年月日），时间段用 ~ 连接",
+    ),
+    "date": (
+        lambda v: _pattern(_DATE_POINT).fullmatch(v) is not None,
+        "年月日（可带 24 小时制时间），时间段用 ~ 连接",
+    ),
+    "amount": (
+        lambda v: re.fullmatch(r"[¥￥$€£]?\d{1,10}(?:\.\d{1,2})?元?", v) is not None,
+        "1 个币种符号 + 10 位以内数字，可带小数，结尾可带“元”",
+    ),
+    "phone_number": (
+        lambda v: re.fullmatch(r"[\d+\-() ]{1,17}", v) is not None,
+        "17 位以内数字或符号",
+    ),
+    "car_number": (
+        lambda v: (
+            re.fullmatch(rf"[{_CJK}A-Za-z0-9][A-Za-z0-9]{{0,6}}[{_CJK}A-Za-z0-9]?", v) is not None
+            and len(v) <= 8
+        ),
+        "8 位以内，首尾可为汉字，其余为字母或数字",
+    ),
+    "name": (
+        lambda v: (
+            re.fullmatch(rf"[{_CJK}·]{{1,10}}", v) is not None
+            or re.fullmatch(r"[A-Za-z .'·-]{1,20}", v) is not None
+        ),
+        "10 个以内纯汉字或 20 个以内纯字母/符号",
+    ),
     "phrase": (lambda v: re.fullmatch(rf"[{_CJK}]{{1,5}}", v) is not None, "5 个以内汉字"),
 }
 _FIELD_KEY = re.compile(r"([a-z_]+?)(\d*)")
@@ -201,10 +223,19 @@ class _Failure:
 class SandboxState:
     """Everything the sandbox remembers, guarded by one lock (the server is threaded)."""
 
-    def __init__(self, *, appid: str, secret: str, token_ttl: float, pages: Iterable[str],
-                 templates: Iterable[str] | Mapping[str, Iterable[str] | None] | None,
-                 risky_words: Iterable[str], review_words: Iterable[str], unionid: bool,
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        appid: str,
+        secret: str,
+        token_ttl: float,
+        pages: Iterable[str],
+        templates: Iterable[str] | Mapping[str, Iterable[str] | None] | None,
+        risky_words: Iterable[str],
+        review_words: Iterable[str],
+        unionid: bool,
+        clock: Callable[[], float],
+    ) -> None:
         self.lock = threading.RLock()
         self.appid = appid
         self.secret = secret
@@ -252,8 +283,9 @@ class SandboxState:
 
     def log_call(self, api: str, errcode: int, **extra: Any) -> None:
         with self.lock:
-            self.calls.append({"api": api, "errcode": errcode, "injected": False,
-                               "at": self.clock(), **extra})
+            self.calls.append(
+                {"api": api, "errcode": errcode, "injected": False, "at": self.clock(), **extra}
+            )
 
     # --- tokens -----------------------------------------------------------------------------
 
@@ -378,19 +410,33 @@ def _wechat_api(func: Callable[[], Any]) -> Callable[[], Any]:
     return wrapper
 
 
-def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET,
-                       token_ttl: float = 7200, pages: Iterable[str] = DEFAULT_PAGES,
-                       templates: Iterable[str] | Mapping[str, Iterable[str] | None] | None = None,
-                       risky_words: Iterable[str] = DEFAULT_RISKY_WORDS,
-                       review_words: Iterable[str] = (), unionid: bool = False,
-                       clock: Callable[[], float] = time.time) -> Flask:
+def create_sandbox_app(
+    *,
+    appid: str = DEFAULT_APPID,
+    secret: str = DEFAULT_SECRET,
+    token_ttl: float = 7200,
+    pages: Iterable[str] = DEFAULT_PAGES,
+    templates: Iterable[str] | Mapping[str, Iterable[str] | None] | None = None,
+    risky_words: Iterable[str] = DEFAULT_RISKY_WORDS,
+    review_words: Iterable[str] = (),
+    unionid: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> Flask:
     """Build the sandbox WSGI app (state in memory, fresh per call)."""
     app = Flask("wechat_sandbox")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    state = SandboxState(appid=appid, secret=secret, token_ttl=token_ttl, pages=pages,
-                         templates=templates, risky_words=risky_words, review_words=review_words,
-                         unionid=unionid, clock=clock)
+    state = SandboxState(
+        appid=appid,
+        secret=secret,
+        token_ttl=token_ttl,
+        pages=pages,
+        templates=templates,
+        risky_words=risky_words,
+        review_words=review_words,
+        unionid=unionid,
+        clock=clock,
+    )
     app.extensions["wechat_sandbox"] = state
 
     @app.errorhandler(HTTPException)
@@ -519,16 +565,18 @@ def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECR
             state.quotas[key] -= 1
             msgid = state.next_msgid
             state.next_msgid += 1
-            state.messages.append({
-                "msgid": msgid,
-                "at": state.clock(),
-                "touser": touser,
-                "template_id": template_id,
-                "page": page,
-                "data": data,
-                "miniprogram_state": body.get("miniprogram_state", "formal"),
-                "lang": body.get("lang", "zh_CN"),
-            })
+            state.messages.append(
+                {
+                    "msgid": msgid,
+                    "at": state.clock(),
+                    "touser": touser,
+                    "template_id": template_id,
+                    "page": page,
+                    "data": data,
+                    "miniprogram_state": body.get("miniprogram_state", "formal"),
+                    "lang": body.get("lang", "zh_CN"),
+                }
+            )
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}, {"touser": touser}
 
     @app.post("/wxa/msg_sec_check")
@@ -550,17 +598,34 @@ def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECR
         if not isinstance(content, str) or not content or len(content) > MAX_CONTENT_LENGTH:
             raise SandboxError(47001, "(content must be 1-2500 characters)")
         suggest, label, keyword = "pass", 100, None
-        for words, verdict, verdict_label in ((risky_words, "risky", 20006),
-                                              (review_words, "review", 21000)):
+        for words, verdict, verdict_label in (
+            (risky_words, "risky", 20006),
+            (review_words, "review", 21000),
+        ):
             hit = next((word for word in words if word and word in content), None)
             if hit is not None:
                 suggest, label, keyword = verdict, verdict_label, hit
                 break
-        detail: list[dict[str, Any]] = [{"strategy": "content_model", "errcode": 0,
-                                         "suggest": suggest, "label": label, "prob": 90}]
+        detail: list[dict[str, Any]] = [
+            {
+                "strategy": "content_model",
+                "errcode": 0,
+                "suggest": suggest,
+                "label": label,
+                "prob": 90,
+            }
+        ]
         if keyword is not None:
-            detail.append({"strategy": "keyword", "errcode": 0, "suggest": suggest,
-                           "label": label, "level": 20, "keyword": keyword})
+            detail.append(
+                {
+                    "strategy": "keyword",
+                    "errcode": 0,
+                    "suggest": suggest,
+                    "label": label,
+                    "level": 20,
+                    "keyword": keyword,
+                }
+            )
         result = {
             "errcode": 0,
             "errmsg": "ok",
@@ -575,19 +640,21 @@ def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECR
     @app.get("/__sandbox__/")
     def control_overview() -> Response:
         with state.lock:
-            return jsonify({
-                "sandbox": "微信接口沙箱",
-                "appid": state.appid,
-                "token_ttl": state.token_ttl,
-                "pages": list(state.pages),
-                "templates": {k: list(v) if v else None for k, v in state.templates.items()},
-                "risky_words": list(state.risky_words),
-                "review_words": list(state.review_words),
-                "unionid": state.unionid,
-                "residents": len(state.openids),
-                "messages": len(state.messages),
-                "calls": len(state.calls),
-            })
+            return jsonify(
+                {
+                    "sandbox": "微信接口沙箱",
+                    "appid": state.appid,
+                    "token_ttl": state.token_ttl,
+                    "pages": list(state.pages),
+                    "templates": {k: list(v) if v else None for k, v in state.templates.items()},
+                    "risky_words": list(state.risky_words),
+                    "review_words": list(state.review_words),
+                    "unionid": state.unionid,
+                    "residents": len(state.openids),
+                    "messages": len(state.messages),
+                    "calls": len(state.calls),
+                }
+            )
 
     @app.post("/__sandbox__/fail")
     def control_fail() -> Response | tuple[Response, int]:
@@ -597,7 +664,7 @@ def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECR
         api = body.get("api") or None
         delay = body.get("delay", 5)
         if errcode != "timeout" and (isinstance(errcode, bool) or not isinstance(errcode, int)):
-            return _control_error("errcode 必须是整数或 \"timeout\"")
+            return _control_error('errcode 必须是整数或 "timeout"')
         if not isinstance(count, int) or count < 1:
             return _control_error("count 必须是正整数")
         if not isinstance(delay, int | float) or delay < 0:
@@ -611,8 +678,12 @@ def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECR
     def control_subscriptions() -> Response | tuple[Response, int]:
         if request.method == "GET":
             with state.lock:
-                return jsonify([{"openid": o, "template_id": t, "remaining": n}
-                                for (o, t), n in state.quotas.items()])
+                return jsonify(
+                    [
+                        {"openid": o, "template_id": t, "remaining": n}
+                        for (o, t), n in state.quotas.items()
+                    ]
+                )
         body = request.get_json(silent=True) or {}
         openid, template_id = body.get("openid"), body.get("template_id")
         count = body.get("count", 1)
@@ -632,8 +703,9 @@ def create_sandbox_app(*, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECR
         template_id, keys = body.get("template_id"), body.get("keys")
         if not isinstance(template_id, str) or not template_id:
             return _control_error("需要 template_id")
-        if keys is not None and (not isinstance(keys, list)
-                                 or not all(isinstance(k, str) for k in keys)):
+        if keys is not None and (
+            not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+        ):
             return _control_error("keys 必须是字段名列表")
         with state.lock:
             state.templates[template_id] = tuple(keys) if keys is not None else None
@@ -755,8 +827,11 @@ def serve(host: str, port: int, **options: Any) -> None:
     app = create_sandbox_app(**options)
     server = make_server(host, port, app, threaded=True, request_handler=RedactingRequestHandler)
     state: SandboxState = app.extensions["wechat_sandbox"]
-    print(f"微信接口沙箱已启动：http://{host}:{server.server_port}"
-          f"（appid {state.appid}，控制接口 /__sandbox__/）", flush=True)
+    print(
+        f"微信接口沙箱已启动：http://{host}:{server.server_port}"
+        f"（appid {state.appid}，控制接口 /__sandbox__/）",
+        flush=True,
+    )
     if threading.current_thread() is threading.main_thread():
         # `flask up` stops its children with SIGTERM: leave as cleanly as on Ctrl-C.
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

@@ -11,8 +11,10 @@ from app.org.models import Officer, StaffAccount, Unit, UnitKind
 
 def _counts(app) -> tuple[int, int, int]:
     with app.app_context():
-        return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(model))
-                     for model in (Unit, Officer, StaffAccount))
+        return tuple(
+            db.session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (Unit, Officer, StaffAccount)
+        )
 
 
 def test_seed_demo_builds_the_city_and_is_idempotent(app, runner, client):
@@ -23,8 +25,9 @@ def test_seed_demo_builds_the_city_and_is_idempotent(app, runner, client):
     with app.app_context():
         kinds = set(db.session.scalars(sa.select(Unit.kind).distinct()))
         assert kinds == set(UnitKind)
-        districts = db.session.scalars(sa.select(Unit).where(Unit.depth == 1,
-                                                             Unit.kind == UnitKind.COMMITTEE))
+        districts = db.session.scalars(
+            sa.select(Unit).where(Unit.depth == 1, Unit.kind == UnitKind.COMMITTEE)
+        )
         assert len(list(districts)) == 6
         names = list(db.session.scalars(sa.select(Officer.name)))
         assert all(2 <= len(name) <= 3 and not name.isascii() for name in names)
@@ -34,30 +37,80 @@ def test_seed_demo_builds_the_city_and_is_idempotent(app, runner, client):
     # Every documented demo account signs in.
     roles = set()
     for account in DEMO_STAFF:
-        response = client.post("/api/v1/staff/session",
-                               json={"username": account.username, "password": DEMO_PASSWORD})
+        response = client.post(
+            "/api/v1/staff/session", json={"username": account.username, "password": DEMO_PASSWORD}
+        )
         assert response.status_code == 200, account.username
         roles.add(response.json["role"])
     assert len(roles) == len(DEMO_STAFF)
 
 
 def test_create_unit_and_staff(app, runner, client):
-    result = runner.invoke(args=["create-unit", "--code", "ROOT", "--name", "某市委政法委",
-                                 "--kind", "committee"])
+    result = runner.invoke(
+        args=["create-unit", "--code", "ROOT", "--name", "某市委政法委", "--kind", "committee"]
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["create-staff", "--username", "boss", "--password",
-                                 "Boss2026x", "--role", "admin", "--unit-code", "ROOT"])
+    result = runner.invoke(
+        args=[
+            "create-staff",
+            "--username",
+            "boss",
+            "--password",
+            "Boss2026x",
+            "--role",
+            "admin",
+            "--unit-code",
+            "ROOT",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    assert client.post("/api/v1/staff/session",
-                       json={"username": "boss", "password": "Boss2026x"}).status_code == 200
-    duplicate = runner.invoke(args=["create-staff", "--username", "boss", "--password",
-                                    "Boss2026x", "--role", "admin", "--unit-code", "ROOT"])
+    assert (
+        client.post(
+            "/api/v1/staff/session", json={"username": "boss", "password": "Boss2026x"}
+        ).status_code
+        == 200
+    )
+    duplicate = runner.invoke(
+        args=[
+            "create-staff",
+            "--username",
+            "boss",
+            "--password",
+            "Boss2026x",
+            "--role",
+            "admin",
+            "--unit-code",
+            "ROOT",
+        ]
+    )
     assert duplicate.exit_code != 0 and "已存在" in duplicate.output
-    missing = runner.invoke(args=["create-staff", "--username", "x1", "--password", "Boss2026x",
-                                  "--role", "admin", "--unit-code", "NOPE"])
+    missing = runner.invoke(
+        args=[
+            "create-staff",
+            "--username",
+            "x1",
+            "--password",
+            "Boss2026x",
+            "--role",
+            "admin",
+            "--unit-code",
+            "NOPE",
+        ]
+    )
     assert missing.exit_code != 0 and "单位不存在" in missing.output
-    weak = runner.invoke(args=["create-staff", "--username", "x2", "--password", "weak",
-                               "--role", "admin", "--unit-code", "ROOT"])
+    weak = runner.invoke(
+        args=[
+            "create-staff",
+            "--username",
+            "x2",
+            "--password",
+            "weak",
+            "--role",
+            "admin",
+            "--unit-code",
+            "ROOT",
+        ]
+    )
     assert weak.exit_code != 0 and "密码" in weak.output
 
 

@@ -34,10 +34,21 @@ def test_unknown_field_is_422_naming_the_field_and_writes_nothing(app, client):
     city = make_city(app)
     admin = make_staff(app, Role.ADMIN, city["city"])
     before = _unit_count(app)
-    body = assert_error_shape(client.post(
-        "/api/v1/units", headers=bearer(app, admin),
-        json={"code": "X1", "name": "某单位", "kind": "police",
-              "parent_id": city["city"].id, "colour": "red"}), 422, "validation_error")
+    body = assert_error_shape(
+        client.post(
+            "/api/v1/units",
+            headers=bearer(app, admin),
+            json={
+                "code": "X1",
+                "name": "某单位",
+                "kind": "police",
+                "parent_id": city["city"].id,
+                "colour": "red",
+            },
+        ),
+        422,
+        "validation_error",
+    )
     assert "colour" in body["details"]["fields"]
     assert "colour" in body["message"]
     assert _unit_count(app) == before
@@ -46,9 +57,14 @@ def test_unknown_field_is_422_naming_the_field_and_writes_nothing(app, client):
 def test_malformed_field_is_422_naming_it(app, client):
     city = make_city(app)
     admin = make_staff(app, Role.ADMIN, city["city"])
-    body = assert_error_shape(client.post(
-        "/api/v1/units", headers=bearer(app, admin),
-        json={"code": "bad code!", "name": "", "kind": "army", "parent_id": "x"}), 422)
+    body = assert_error_shape(
+        client.post(
+            "/api/v1/units",
+            headers=bearer(app, admin),
+            json={"code": "bad code!", "name": "", "kind": "army", "parent_id": "x"},
+        ),
+        422,
+    )
     assert {"code", "name", "kind", "parent_id"} <= set(body["details"]["fields"])
 
 
@@ -56,12 +72,24 @@ def test_malformed_json_and_wrong_content_type(app, client):
     city = make_city(app)
     admin = make_staff(app, Role.ADMIN, city["city"])
     before = _unit_count(app)
-    assert_error_shape(client.post("/api/v1/units", headers={
-        **bearer(app, admin), "Content-Type": "application/json"}, data="{not json"),
-        400, "invalid_json")
-    assert_error_shape(client.post("/api/v1/units", headers={
-        **bearer(app, admin), "Content-Type": "text/plain"}, data="code=X"),
-        415, "unsupported_media_type")
+    assert_error_shape(
+        client.post(
+            "/api/v1/units",
+            headers={**bearer(app, admin), "Content-Type": "application/json"},
+            data="{not json",
+        ),
+        400,
+        "invalid_json",
+    )
+    assert_error_shape(
+        client.post(
+            "/api/v1/units",
+            headers={**bearer(app, admin), "Content-Type": "text/plain"},
+            data="code=X",
+        ),
+        415,
+        "unsupported_media_type",
+    )
     assert _unit_count(app) == before
 
 
@@ -69,10 +97,10 @@ def test_duplicate_is_409(app, client):
     city = make_city(app)
     admin = make_staff(app, Role.ADMIN, city["city"])
     payload = {"code": "DUP1", "name": "甲", "kind": "court", "parent_id": city["city"].id}
-    assert client.post("/api/v1/units", headers=bearer(app, admin), json=payload
-                       ).status_code == 201
-    body = assert_error_shape(client.post("/api/v1/units", headers=bearer(app, admin),
-                                          json=payload), 409, "duplicate")
+    assert client.post("/api/v1/units", headers=bearer(app, admin), json=payload).status_code == 201
+    body = assert_error_shape(
+        client.post("/api/v1/units", headers=bearer(app, admin), json=payload), 409, "duplicate"
+    )
     assert body["details"]["field"] == "code"
 
 

@@ -28,9 +28,16 @@ def test_migrated_schema_equals_models(app):
 
 def test_migration_seeds_official_calendar(app):
     with app.app_context():
-        rows = db.session.execute(sa.text(
-            "SELECT day, is_working FROM calendar_days WHERE day IN "
-            "('2026-02-14', '2026-02-17', '2025-10-08', '2025-10-11')")).all()
+        rows = db.session.execute(
+            sa.text(
+                "SELECT day, is_working FROM calendar_days WHERE day IN "
+                "('2026-02-14', '2026-02-17', '2025-10-08', '2025-10-11')"
+            )
+        ).all()
     seen = {str(day)[:10]: bool(working) for day, working in rows}
-    assert seen == {"2026-02-14": True, "2026-02-17": False,
-                    "2025-10-08": False, "2025-10-11": True}
+    assert seen == {
+        "2026-02-14": True,
+        "2026-02-17": False,
+        "2025-10-08": False,
+        "2025-10-11": True,
+    }

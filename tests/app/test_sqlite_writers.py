@@ -35,8 +35,15 @@ def test_concurrent_read_then_write_transactions(tmp_path):
                     # deferred transactions when another writer commits in between.
                     unit = db.session.get(Unit, root_id)
                     unit.address = f"{n}-{i}"
-                    db.session.add(Unit(code=f"T{n}-{i}", name="并发", kind=unit.kind,
-                                        parent_id=root_id, path=f"/{root_id}/x/"))
+                    db.session.add(
+                        Unit(
+                            code=f"T{n}-{i}",
+                            name="并发",
+                            kind=unit.kind,
+                            parent_id=root_id,
+                            path=f"/{root_id}/x/",
+                        )
+                    )
                     db.session.commit()
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)

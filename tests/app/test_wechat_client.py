@@ -96,7 +96,9 @@ def test_force_refresh_gets_a_new_token(wechat_sandbox, wechat_client):
     assert new != old
     assert wechat_client.access_token() == new
     assert [c["force_refresh"] for c in api_calls(wechat_sandbox, STABLE_TOKEN_API)] == [
-        False, True]
+        False,
+        True,
+    ]
 
 
 @pytest.mark.parametrize("errcode", [40001, 40014, 42001])
@@ -157,15 +159,21 @@ def test_failed_refresh_during_retry_is_raised(wechat_sandbox, wechat_client):
 def test_concurrent_first_calls_fetch_one_token(wechat_sandbox, wechat_client):
     openid = resident(wechat_client)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        verdicts = list(pool.map(
-            lambda i: wechat_client.msg_sec_check(openid=openid, content=f"第{i}条"), range(16)))
+        verdicts = list(
+            pool.map(
+                lambda i: wechat_client.msg_sec_check(openid=openid, content=f"第{i}条"), range(16)
+            )
+        )
     assert all(v.is_pass for v in verdicts)
     assert len(api_calls(wechat_sandbox, STABLE_TOKEN_API)) == 1
 
 
 def test_wrong_api_base_is_permanent(wechat_sandbox):
-    client = WeChatClient(base_url=wechat_sandbox.base_url + "/nope", appid=wechat_sandbox.appid,
-                          secret=wechat_sandbox.secret)
+    client = WeChatClient(
+        base_url=wechat_sandbox.base_url + "/nope",
+        appid=wechat_sandbox.appid,
+        secret=wechat_sandbox.secret,
+    )
     with pytest.raises(WeChatError) as caught:
         client.code2session("alice")
     assert caught.value.errcode == 40066 and caught.value.is_permanent
@@ -173,8 +181,9 @@ def test_wrong_api_base_is_permanent(wechat_sandbox):
 
 
 def test_bad_credentials_are_permanent(wechat_sandbox):
-    client = WeChatClient(base_url=wechat_sandbox.base_url, appid=wechat_sandbox.appid,
-                          secret="wrong-secret")
+    client = WeChatClient(
+        base_url=wechat_sandbox.base_url, appid=wechat_sandbox.appid, secret="wrong-secret"
+    )
     with pytest.raises(WeChatError) as caught:
         client.access_token()
     assert caught.value.errcode == 40125 and caught.value.is_permanent
@@ -184,29 +193,35 @@ def test_bad_credentials_are_permanent(wechat_sandbox):
 # --- error classes ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("errcode", "token", "permanent", "retryable"), [
-    (40001, True, False, False),
-    (40014, True, False, False),
-    (42001, True, False, False),
-    (43101, False, True, False),
-    (47003, False, True, False),
-    (40037, False, True, False),
-    (40003, False, True, False),
-    (40029, False, True, False),
-    (40163, False, True, False),
-    (41030, False, True, False),
-    (40169, False, True, False),
-    (40226, False, True, False),
-    (-1, False, False, True),
-    (45009, False, False, True),
-    (45011, False, False, True),
-    (None, False, False, True),
-    (99999, False, False, False),
-])
+@pytest.mark.parametrize(
+    ("errcode", "token", "permanent", "retryable"),
+    [
+        (40001, True, False, False),
+        (40014, True, False, False),
+        (42001, True, False, False),
+        (43101, False, True, False),
+        (47003, False, True, False),
+        (40037, False, True, False),
+        (40003, False, True, False),
+        (40029, False, True, False),
+        (40163, False, True, False),
+        (41030, False, True, False),
+        (40169, False, True, False),
+        (40226, False, True, False),
+        (-1, False, False, True),
+        (45009, False, False, True),
+        (45011, False, False, True),
+        (None, False, False, True),
+        (99999, False, False, False),
+    ],
+)
 def test_error_classes(errcode, token, permanent, retryable):
     error = WeChatError(errcode, "x", "/api")
     assert (error.is_token_error, error.is_permanent, error.is_retryable) == (
-        token, permanent, retryable)
+        token,
+        permanent,
+        retryable,
+    )
     assert error.message_zh
 
 
@@ -221,22 +236,27 @@ def test_error_messages_are_chinese():
     assert "未配置" in not_configured.message_zh
 
 
-@pytest.mark.parametrize(("api", "errcode"), [
-    (SUBSCRIBE_SEND_API, -1),
-    (SUBSCRIBE_SEND_API, 45009),
-    (WXACODE_API, 45009),
-    (CODE2SESSION_API, 45011),
-    (CODE2SESSION_API, -1),
-])
-def test_busy_and_rate_limits_raise_retryable_without_looping(wechat_sandbox, wechat_client,
-                                                              api, errcode):
+@pytest.mark.parametrize(
+    ("api", "errcode"),
+    [
+        (SUBSCRIBE_SEND_API, -1),
+        (SUBSCRIBE_SEND_API, 45009),
+        (WXACODE_API, 45009),
+        (CODE2SESSION_API, 45011),
+        (CODE2SESSION_API, -1),
+    ],
+)
+def test_busy_and_rate_limits_raise_retryable_without_looping(
+    wechat_sandbox, wechat_client, api, errcode
+):
     openid = resident(wechat_client)
     wechat_sandbox.add_template(TEMPLATE)
     wechat_sandbox.grant(openid, TEMPLATE)
     wechat_sandbox.fail(errcode, api=api)
     call = {
         SUBSCRIBE_SEND_API: lambda: wechat_client.send_subscribe_message(
-            touser=openid, template_id=TEMPLATE, data={"thing1": "您的线索已受理"}),
+            touser=openid, template_id=TEMPLATE, data={"thing1": "您的线索已受理"}
+        ),
         WXACODE_API: lambda: wechat_client.get_unlimited_wxacode(scene="a", page=""),
         CODE2SESSION_API: lambda: wechat_client.code2session("bob~1"),
     }[api]
@@ -267,8 +287,13 @@ def test_timeout_is_retryable_and_quick(wechat_sandbox):
 
 
 def test_unreachable_server_is_retryable_and_never_leaks_the_secret():
-    client = WeChatClient(base_url="http://127.0.0.1:9", appid="wxsandbox",
-                          secret="top-secret-value", connect_timeout=0.5, read_timeout=0.5)
+    client = WeChatClient(
+        base_url="http://127.0.0.1:9",
+        appid="wxsandbox",
+        secret="top-secret-value",
+        connect_timeout=0.5,
+        read_timeout=0.5,
+    )
     with pytest.raises(WeChatError) as caught:
         client.code2session("alice")
 
@@ -329,13 +354,16 @@ def test_wxacode_is_a_png_holding_the_scene(wechat_client):
     assert [result.text for result in zxingcpp.read_barcodes(image)] == [scene]
 
 
-@pytest.mark.parametrize(("options", "errcode"), [
-    ({"scene": "abc", "page": "pages/nope/index"}, 41030),
-    ({"scene": "abc", "page": "/pages/rate/index"}, 41030),
-    ({"scene": "x" * 33, "page": "pages/rate/index"}, 40169),
-    ({"scene": "不行", "page": "pages/rate/index"}, 40097),
-    ({"scene": "abc", "page": "pages/rate/index", "width": 1281}, 40097),
-])
+@pytest.mark.parametrize(
+    ("options", "errcode"),
+    [
+        ({"scene": "abc", "page": "pages/nope/index"}, 41030),
+        ({"scene": "abc", "page": "/pages/rate/index"}, 41030),
+        ({"scene": "x" * 33, "page": "pages/rate/index"}, 40169),
+        ({"scene": "不行", "page": "pages/rate/index"}, 40097),
+        ({"scene": "abc", "page": "pages/rate/index", "width": 1281}, 40097),
+    ],
+)
 def test_wxacode_errors_are_permanent(wechat_client, options, errcode):
     with pytest.raises(WeChatError) as caught:
         wechat_client.get_unlimited_wxacode(**options)
@@ -343,8 +371,9 @@ def test_wxacode_errors_are_permanent(wechat_client, options, errcode):
 
 
 def test_wxacode_unpublished_page_without_check_path(wechat_client):
-    png = wechat_client.get_unlimited_wxacode(scene="abc", page="pages/new/index",
-                                              check_path=False, env_version="develop")
+    png = wechat_client.get_unlimited_wxacode(
+        scene="abc", page="pages/new/index", check_path=False, env_version="develop"
+    )
     assert png.startswith(b"\x89PNG")
 
 
@@ -356,19 +385,28 @@ def test_subscribe_message_spends_one_quota(wechat_sandbox, wechat_client):
     wechat_sandbox.add_template(TEMPLATE)
 
     with pytest.raises(WeChatError) as refused:
-        wechat_client.send_subscribe_message(touser=openid, template_id=TEMPLATE,
-                                             data={"thing1": "线索已受理"})
+        wechat_client.send_subscribe_message(
+            touser=openid, template_id=TEMPLATE, data={"thing1": "线索已受理"}
+        )
     assert refused.value.errcode == 43101 and refused.value.is_permanent
 
     wechat_sandbox.grant(openid, TEMPLATE)
     wechat_client.send_subscribe_message(
-        touser=openid, template_id=TEMPLATE, page="pages/clue/detail?id=7",
-        data={"thing1": "线索已受理", "character_string2": "XQ20261121-0007",
-              "time3": "2026年11月21日 15:01", "phrase4": "已办结"})
+        touser=openid,
+        template_id=TEMPLATE,
+        page="pages/clue/detail?id=7",
+        data={
+            "thing1": "线索已受理",
+            "character_string2": "XQ20261121-0007",
+            "time3": "2026年11月21日 15:01",
+            "phrase4": "已办结",
+        },
+    )
 
     with pytest.raises(WeChatError) as spent:
-        wechat_client.send_subscribe_message(touser=openid, template_id=TEMPLATE,
-                                             data={"thing1": "线索已受理"})
+        wechat_client.send_subscribe_message(
+            touser=openid, template_id=TEMPLATE, data={"thing1": "线索已受理"}
+        )
     assert spent.value.errcode == 43101
 
     [message] = wechat_sandbox.messages()
@@ -382,8 +420,9 @@ def test_subscribe_unknown_template(wechat_sandbox, wechat_client):
     openid = resident(wechat_client)
     wechat_sandbox.grant(openid, "nope")
     with pytest.raises(WeChatError) as caught:
-        wechat_client.send_subscribe_message(touser=openid, template_id="nope",
-                                             data={"thing1": "你好"})
+        wechat_client.send_subscribe_message(
+            touser=openid, template_id="nope", data={"thing1": "你好"}
+        )
     assert caught.value.errcode == 40037 and caught.value.is_permanent
 
 
@@ -392,26 +431,30 @@ def test_subscribe_unknown_openid(wechat_sandbox, wechat_client):
     stranger = wechat_sandbox.openid_for("never-logged-in")
     wechat_sandbox.grant(stranger, TEMPLATE)
     with pytest.raises(WeChatError) as caught:
-        wechat_client.send_subscribe_message(touser=stranger, template_id=TEMPLATE,
-                                             data={"thing1": "你好"})
+        wechat_client.send_subscribe_message(
+            touser=stranger, template_id=TEMPLATE, data={"thing1": "你好"}
+        )
     assert caught.value.errcode == 40003 and caught.value.is_permanent
     assert len(api_calls(wechat_sandbox, SUBSCRIBE_SEND_API)) == 1
 
 
-@pytest.mark.parametrize(("key", "good", "bad"), [
-    ("thing1", "一" * 20, "一" * 21),
-    ("phrase2", "已办结", "已经办理完结"),
-    ("phrase2", "五个汉字啊", "ok"),
-    ("name3", "欧阳某某", "张" * 11),
-    ("name3", "Zhang San", "张San"),
-    ("character_string4", "A" * 32, "A" * 33),
-    ("character_string4", "XQ20261121-0007", "线索XQ1"),
-    ("time5", "2026年11月21日 15:01", "明天下午"),
-    ("time5", "15:01~16:30", "25:00"),
-    ("number6", "12345678901234567890123456789012", "1" * 33),
-    ("number6", "3.5", "三"),
-    ("date7", "2026-11-21", "11/21"),
-])
+@pytest.mark.parametrize(
+    ("key", "good", "bad"),
+    [
+        ("thing1", "一" * 20, "一" * 21),
+        ("phrase2", "已办结", "已经办理完结"),
+        ("phrase2", "五个汉字啊", "ok"),
+        ("name3", "欧阳某某", "张" * 11),
+        ("name3", "Zhang San", "张San"),
+        ("character_string4", "A" * 32, "A" * 33),
+        ("character_string4", "XQ20261121-0007", "线索XQ1"),
+        ("time5", "2026年11月21日 15:01", "明天下午"),
+        ("time5", "15:01~16:30", "25:00"),
+        ("number6", "12345678901234567890123456789012", "1" * 33),
+        ("number6", "3.5", "三"),
+        ("date7", "2026-11-21", "11/21"),
+    ],
+)
 def test_subscribe_field_limits(wechat_sandbox, wechat_client, key, good, bad):
     openid = resident(wechat_client)
     wechat_sandbox.add_template(TEMPLATE)
@@ -419,8 +462,7 @@ def test_subscribe_field_limits(wechat_sandbox, wechat_client, key, good, bad):
 
     wechat_client.send_subscribe_message(touser=openid, template_id=TEMPLATE, data={key: good})
     with pytest.raises(WeChatError) as caught:
-        wechat_client.send_subscribe_message(touser=openid, template_id=TEMPLATE,
-                                             data={key: bad})
+        wechat_client.send_subscribe_message(touser=openid, template_id=TEMPLATE, data={key: bad})
 
     error = caught.value
     assert error.errcode == 47003 and error.is_permanent
@@ -459,8 +501,11 @@ def test_msg_sec_check_bad_params(wechat_sandbox, wechat_client):
 def redis_url():
     import redis
 
-    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") \
+    url = (
+        os.environ.get("TEST_REDIS_URL")
+        or os.environ.get("REDIS_URL")
         or "redis://127.0.0.1:6379/0"
+    )
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except (redis.RedisError, OSError) as error:
@@ -473,10 +518,12 @@ def redis_url():
 
 def test_redis_cache_shares_one_token_between_clients(wechat_sandbox, redis_url):
     prefix = f"pingyi-test:{uuid.uuid4().hex}:"
-    first = make_wechat_client(wechat_sandbox, token_cache=RedisTokenCache(redis_url,
-                                                                           prefix=prefix))
-    second = make_wechat_client(wechat_sandbox, token_cache=RedisTokenCache(redis_url,
-                                                                            prefix=prefix))
+    first = make_wechat_client(
+        wechat_sandbox, token_cache=RedisTokenCache(redis_url, prefix=prefix)
+    )
+    second = make_wechat_client(
+        wechat_sandbox, token_cache=RedisTokenCache(redis_url, prefix=prefix)
+    )
     try:
         assert first.access_token() == second.access_token()
         assert len(api_calls(wechat_sandbox, STABLE_TOKEN_API)) == 1

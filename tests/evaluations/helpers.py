@@ -13,8 +13,9 @@ _codes = itertools.count(1)
 
 def use_sandbox(app: Flask, sandbox: Any) -> None:
     """Point the app's WeChat client at a running sandbox."""
-    app.config.update(WECHAT_API_BASE=sandbox.base_url, WECHAT_APPID=sandbox.appid,
-                      WECHAT_SECRET=sandbox.secret)
+    app.config.update(
+        WECHAT_API_BASE=sandbox.base_url, WECHAT_APPID=sandbox.appid, WECHAT_SECRET=sandbox.secret
+    )
 
 
 def wechat_resident(client: FlaskClient, name: str | None = None) -> dict[str, str]:
@@ -31,9 +32,16 @@ def h5_resident(client: FlaskClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json['token']}"}
 
 
-def rate(client: FlaskClient, headers: dict[str, str], token: str, level: int = 5,
-         key: str | None = None, **extra: Any):
+def rate(
+    client: FlaskClient,
+    headers: dict[str, str],
+    token: str,
+    level: int = 5,
+    key: str | None = None,
+    **extra: Any,
+):
     if key:
         headers = {**headers, "Idempotency-Key": key}
-    return client.post("/api/v1/evaluations", headers=headers,
-                       json={"qr_token": token, "level": level, **extra})
+    return client.post(
+        "/api/v1/evaluations", headers=headers, json={"qr_token": token, "level": level, **extra}
+    )

@@ -39,8 +39,9 @@ def test_wechat_login_gives_our_token_and_stores_only_a_keyed_hash(app, client, 
 def test_bad_code_is_401_with_a_clear_message(app, client, wechat_sandbox):
     use_sandbox(app, wechat_sandbox)
     wechat_sandbox.fail(40029, api="/sns/jscode2session")
-    body = assert_error_shape(client.post("/api/v1/auth/wechat", json={"code": "bob~1"}),
-                              401, "wechat_code_invalid")
+    body = assert_error_shape(
+        client.post("/api/v1/auth/wechat", json={"code": "bob~1"}), 401, "wechat_code_invalid"
+    )
     assert "重新进入小程序" in body["message"]
     client.post("/api/v1/auth/wechat", json={"code": "carol~1"})
     reused = client.post("/api/v1/auth/wechat", json={"code": "carol~1"})
@@ -60,8 +61,9 @@ def test_wechat_busy_is_retried_once_then_503(app, client, wechat_sandbox):
 
 
 def test_wechat_not_configured_is_a_clear_503(client):
-    assert_error_shape(client.post("/api/v1/auth/wechat", json={"code": "x~1"}), 503,
-                       "wechat_not_configured")
+    assert_error_shape(
+        client.post("/api/v1/auth/wechat", json={"code": "x~1"}), 503, "wechat_not_configured"
+    )
 
 
 def test_h5_identity_is_anonymous_and_rates_as_h5(app, client):
@@ -88,14 +90,20 @@ def test_staff_with_bound_wechat_cannot_rate_their_own_unit(app, client, wechat_
     use_sandbox(app, wechat_sandbox)
     city = make_city(app)
     officer_account = make_staff(app, Role.VERIFIER, city["district_a"])
-    bound = client.post("/api/v1/staff/me/wechat", headers=bearer(app, officer_account),
-                        json={"code": "officer-li~1"})
+    bound = client.post(
+        "/api/v1/staff/me/wechat",
+        headers=bearer(app, officer_account),
+        json={"code": "officer-li~1"},
+    )
     assert bound.status_code == 200
     with app.app_context():
         stored = db.session.get(StaffAccount, officer_account.id).openid_hash
         assert stored and wechat_sandbox.openid_for("officer-li~1") not in stored
-    own, below, elsewhere = (make_code(app, city["district_a"]), make_code(app, city["station_a"]),
-                             make_code(app, city["station_b"]))
+    own, below, elsewhere = (
+        make_code(app, city["district_a"]),
+        make_code(app, city["station_a"]),
+        make_code(app, city["station_b"]),
+    )
     headers = wechat_resident(client, "officer-li")
     assert_error_shape(rate(client, headers, own.token, level=5), 403, "own_unit")
     assert_error_shape(rate(client, headers, below.token, level=5), 403, "own_unit")

@@ -42,8 +42,12 @@ def test_address_limit_holds_across_residents(app, client):
     assert rate(client, h5_resident(client), code.token).status_code == 201
     assert_error_shape(rate(client, h5_resident(client), code.token), 429)
     other = {"REMOTE_ADDR": "198.51.100.20"}
-    response = client.post("/api/v1/evaluations", headers=h5_resident(client),
-                           json={"qr_token": code.token, "level": 5}, environ_base=other)
+    response = client.post(
+        "/api/v1/evaluations",
+        headers=h5_resident(client),
+        json={"qr_token": code.token, "level": 5},
+        environ_base=other,
+    )
     assert response.status_code == 201
 
 
@@ -62,19 +66,35 @@ def test_two_gunicorn_workers_share_the_limit_through_redis(app, database_url):
     redis_url = _redis_url()
     city = make_city(app)
     codes = [make_code(app, make_unit(app, parent=city["station_a"])) for _ in range(16)]
-    env = {"REDIS_URL": redis_url, "RATE_LIMIT_RESIDENT": "4/minute",
-           "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
-    with gunicorn_server(database_url, workers=2, threads=4, env=env, log_name="ratelimit",
-                         extra_args=["--reuse-port", "--access-logfile", "-",
-                                     "--access-logformat", "pid=%(p)s status=%(s)s"]) as base:
+    env = {
+        "REDIS_URL": redis_url,
+        "RATE_LIMIT_RESIDENT": "4/minute",
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
+    with gunicorn_server(
+        database_url,
+        workers=2,
+        threads=4,
+        env=env,
+        log_name="ratelimit",
+        extra_args=[
+            "--reuse-port",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            "pid=%(p)s status=%(s)s",
+        ],
+    ) as base:
         token = requests.post(f"{base}/api/v1/auth/h5", timeout=10).json()["token"]
         statuses: list[int] = []
 
         def send(qr_token: str) -> None:
-            response = requests.post(f"{base}/api/v1/evaluations", timeout=30,
-                                     headers={"Authorization": f"Bearer {token}",
-                                              "Connection": "close"},
-                                     json={"qr_token": qr_token, "level": 5})
+            response = requests.post(
+                f"{base}/api/v1/evaluations",
+                timeout=30,
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+                json={"qr_token": qr_token, "level": 5},
+            )
             statuses.append(response.status_code)
 
         threads = [threading.Thread(target=send, args=(c.token,)) for c in codes]
@@ -84,7 +104,8 @@ def test_two_gunicorn_workers_share_the_limit_through_redis(app, database_url):
             thread.join()
     log = (OUTPUT / "ratelimit.log").read_text()
     pids = set(re.findall(r"pid=<(\d+)> status=(?:201|429)", log)) or set(
-        re.findall(r"pid=(\d+) status=(?:201|429)", log))
+        re.findall(r"pid=(\d+) status=(?:201|429)", log)
+    )
     assert sorted(statuses) == [201] * 4 + [429] * 12, statuses
     if len(pids) < 2:
         pytest.fail(f"请求只到达了一个工作进程（{pids}），无法证明限流跨进程共享")

@@ -13,10 +13,12 @@ def test_second_scheduler_waits_then_takes_over(app, monkeypatch):
     monkeypatch.setattr(scheduler, "RENEW_EVERY", scheduler.timedelta(seconds=0.2))
     monkeypatch.setattr(scheduler, "LEASE_TTL", scheduler.timedelta(seconds=1))
     first_stop, second_stop = threading.Event(), threading.Event()
-    first = threading.Thread(target=scheduler.run_scheduler, args=(app,),
-                             kwargs={"stop": first_stop})
-    second = threading.Thread(target=scheduler.run_scheduler, args=(app,),
-                              kwargs={"stop": second_stop})
+    first = threading.Thread(
+        target=scheduler.run_scheduler, args=(app,), kwargs={"stop": first_stop}
+    )
+    second = threading.Thread(
+        target=scheduler.run_scheduler, args=(app,), kwargs={"stop": second_stop}
+    )
     first.start()
     try:
         holder = _wait_for_holder(app)

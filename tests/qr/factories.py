@@ -11,11 +11,12 @@ from qr.models import QRCode
 from tests.factories import _detach
 
 
-def make_code(app: Flask, unit: Unit, *, officer: Officer | None = None,
-              label: str = "") -> QRCode:
+def make_code(app: Flask, unit: Unit, *, officer: Officer | None = None, label: str = "") -> QRCode:
     with app.app_context():
-        code = service.issue_code(unit=db.session.get(Unit, unit.id),
-                                  officer=db.session.get(Officer, officer.id) if officer else None,
-                                  label=label)
+        code = service.issue_code(
+            unit=db.session.get(Unit, unit.id),
+            officer=db.session.get(Officer, officer.id) if officer else None,
+            label=label,
+        )
         db.session.commit()
         return _detach(code)

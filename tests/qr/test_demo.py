@@ -18,10 +18,12 @@ def test_seed_demo_issues_unit_and_window_codes_and_a_poster(app, runner, client
     assert result.exit_code == 0, result.output
     with app.app_context():
         units = db.session.scalar(sa.select(sa.func.count()).select_from(Unit))
-        unit_codes = db.session.scalar(sa.select(sa.func.count()).select_from(QRCode)
-                                       .where(QRCode.label == ""))
-        windows = db.session.scalar(sa.select(sa.func.count()).select_from(QRCode)
-                                    .where(QRCode.label != ""))
+        unit_codes = db.session.scalar(
+            sa.select(sa.func.count()).select_from(QRCode).where(QRCode.label == "")
+        )
+        windows = db.session.scalar(
+            sa.select(sa.func.count()).select_from(QRCode).where(QRCode.label != "")
+        )
     assert unit_codes == units and windows > units // 2
     poster = re.search(r"可扫码的海报：(\S+?)（", result.output).group(1)
     page = re.search(r"评价页面：(\S+)", result.output).group(1)

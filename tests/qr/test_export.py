@@ -31,11 +31,20 @@ def font() -> str:
 
 
 def make_infos(count: int) -> list[PosterInfo]:
-    units = ["临江市公安局江城分局滨江派出所", "临江市江城区人民法院",
-             "临江市江城区司法局城东司法所"]
-    return [PosterInfo(url=new_url(), unit_name=units[i % len(units)],
-                       location=f"户籍窗口 {i + 1} 号" if i % 2 else f"民警 李明 警号 03100{i}",
-                       serial=f"PY{i + 1:06d}") for i in range(count)]
+    units = [
+        "临江市公安局江城分局滨江派出所",
+        "临江市江城区人民法院",
+        "临江市江城区司法局城东司法所",
+    ]
+    return [
+        PosterInfo(
+            url=new_url(),
+            unit_name=units[i % len(units)],
+            location=f"户籍窗口 {i + 1} 号" if i % 2 else f"民警 李明 警号 03100{i}",
+            serial=f"PY{i + 1:06d}",
+        )
+        for i in range(count)
+    ]
 
 
 def decode(image: Image.Image) -> list[str]:
@@ -67,23 +76,32 @@ def test_pdf_pages_are_a5_and_each_decodes(font: str, tmp_path: Path) -> None:
     assert done[-1] == 5
     assert not list(tmp_path.glob("*.part")), "the temp file was renamed into place"
 
-    summary = subprocess.run([pdfinfo, str(target)], capture_output=True, text=True,
-                             timeout=60, check=True)
+    summary = subprocess.run(
+        [pdfinfo, str(target)], capture_output=True, text=True, timeout=60, check=True
+    )
     assert summary.stderr == "", summary.stderr  # poppler reports any syntax or xref damage
     assert re.search(r"^Pages:\s+5$", summary.stdout, re.M)
-    boxes = subprocess.run([pdfinfo, "-box", "-f", "1", "-l", "5", str(target)],
-                           capture_output=True, text=True, timeout=60, check=True).stdout
-    media = re.findall(r"Page\s+\d+\s+MediaBox:\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)",
-                       boxes)
+    boxes = subprocess.run(
+        [pdfinfo, "-box", "-f", "1", "-l", "5", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    media = re.findall(r"Page\s+\d+\s+MediaBox:\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", boxes)
     assert len(media) == 5
     for x0, y0, x1, y1 in media:
         assert (float(x0), float(y0)) == (0.0, 0.0)
         assert float(x1) == pytest.approx(A5_POINTS[0], abs=0.05)
         assert float(y1) == pytest.approx(A5_POINTS[1], abs=0.05)
 
-    rendered = subprocess.run([pdftoppm, "-r", "100", "-gray", "-png", str(target),
-                               str(tmp_path / "page")], capture_output=True, text=True,
-                              timeout=120, check=True)
+    rendered = subprocess.run(
+        [pdftoppm, "-r", "100", "-gray", "-png", str(target), str(tmp_path / "page")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert rendered.stderr == "", rendered.stderr
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) == 5
@@ -115,8 +133,7 @@ def test_one_worker_renders_in_process(font: str) -> None:
     assert {p.pid for p in posters} == {os.getpid()}
 
 
-def test_missing_font_fails_before_writing(monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Path) -> None:
+def test_missing_font_fails_before_writing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no fc-list
     find_cjk_font.cache_clear()
     target = tmp_path / "out.zip"
@@ -134,12 +151,13 @@ def cli_app(monkeypatch: pytest.MonkeyPatch, font: str) -> Flask:
     # The command's database calls are replaced: these tests cover the command, not the queries.
     unit = SimpleNamespace(name="临江市公安局江城分局", code="JC-GA")
     infos = make_infos(4)
-    monkeypatch.setattr(qr.cli, "find_unit_by_code",
-                        lambda code: unit if code == unit.code else None)
-    monkeypatch.setattr(qr.service, "subtree_poster_infos",
-                        lambda u: infos if u is unit else [])
-    monkeypatch.setattr(qr.cli, "db", SimpleNamespace(session=SimpleNamespace(
-        rollback=lambda: None)))
+    monkeypatch.setattr(
+        qr.cli, "find_unit_by_code", lambda code: unit if code == unit.code else None
+    )
+    monkeypatch.setattr(qr.service, "subtree_poster_infos", lambda u: infos if u is unit else [])
+    monkeypatch.setattr(
+        qr.cli, "db", SimpleNamespace(session=SimpleNamespace(rollback=lambda: None))
+    )
     app = Flask(__name__)
     app.config["QR_FONT_PATH"] = font
     app.cli.add_command(qr.cli.qr_cli)
@@ -149,9 +167,20 @@ def cli_app(monkeypatch: pytest.MonkeyPatch, font: str) -> Flask:
 
 def test_cli_exports_a_pdf(cli_app: Flask, tmp_path: Path) -> None:
     target = tmp_path / "codes.pdf"
-    result = cli_app.test_cli_runner().invoke(args=[
-        "qr", "export", "--unit-code", "JC-GA", "--format", "pdf", "--out", str(target),
-        "--workers", "2"])
+    result = cli_app.test_cli_runner().invoke(
+        args=[
+            "qr",
+            "export",
+            "--unit-code",
+            "JC-GA",
+            "--format",
+            "pdf",
+            "--out",
+            str(target),
+            "--workers",
+            "2",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "4 张海报" in result.output and str(target) in result.output
     assert target.read_bytes().startswith(b"%PDF-")
@@ -159,16 +188,18 @@ def test_cli_exports_a_pdf(cli_app: Flask, tmp_path: Path) -> None:
 
 def test_cli_exports_a_zip(cli_app: Flask, tmp_path: Path) -> None:
     target = tmp_path / "codes.zip"
-    result = cli_app.test_cli_runner().invoke(args=[
-        "qr", "export", "--unit-code", "JC-GA", "--format", "zip", "--out", str(target)])
+    result = cli_app.test_cli_runner().invoke(
+        args=["qr", "export", "--unit-code", "JC-GA", "--format", "zip", "--out", str(target)]
+    )
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(target) as archive:
         assert len(archive.namelist()) == 4
 
 
 def test_cli_rejects_an_unknown_unit(cli_app: Flask, tmp_path: Path) -> None:
-    result = cli_app.test_cli_runner().invoke(args=[
-        "qr", "export", "--unit-code", "NOPE", "--out", str(tmp_path / "x.pdf")])
+    result = cli_app.test_cli_runner().invoke(
+        args=["qr", "export", "--unit-code", "NOPE", "--out", str(tmp_path / "x.pdf")]
+    )
     assert result.exit_code == 1
     assert "单位不存在：NOPE" in result.output
     assert not (tmp_path / "x.pdf").exists()

@@ -40,8 +40,9 @@ def require_tool(name: str, package: str) -> str:
     if path:
         return path
     if os.environ.get("PINGYI_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"缺少命令 {name}（Debian 软件包 {package}），CI 要求所有工具可用",
-                    pytrace=False)
+        pytest.fail(
+            f"缺少命令 {name}（Debian 软件包 {package}），CI 要求所有工具可用", pytrace=False
+        )
     pytest.skip(f"缺少命令 {name}（请安装 Debian 软件包 {package}）")
 
 
@@ -54,8 +55,12 @@ def decode(image: Image.Image) -> list[str]:
 
 
 def info(**changes: str) -> PosterInfo:
-    fields = {"url": new_url(), "unit_name": "临江市公安局江城分局滨江派出所",
-              "location": "户籍窗口 2 号", "serial": "PY000123"}
+    fields = {
+        "url": new_url(),
+        "unit_name": "临江市公安局江城分局滨江派出所",
+        "location": "户籍窗口 2 号",
+        "serial": "PY000123",
+    }
     return PosterInfo(**{**fields, **changes})
 
 
@@ -96,8 +101,12 @@ def test_qr_png_decodes_with_quiet_zone(box_size: int, border: int) -> None:
     grey = image.convert("L")
     quiet = border * box_size
     side = image.width
-    for box in ((0, 0, side, quiet), (0, side - quiet, side, side),
-                (0, 0, quiet, side), (side - quiet, 0, side, side)):
+    for box in (
+        (0, 0, side, quiet),
+        (0, side - quiet, side, side),
+        (0, 0, quiet, side),
+        (side - quiet, 0, side, side),
+    ):
         assert grey.crop(box).getextrema() == (255, 255), "quiet zone must stay white"
 
 
@@ -110,8 +119,12 @@ def test_qr_svg_is_standalone_xml_and_decodes_when_rasterised(tmp_path: Path) ->
     source = tmp_path / "code.svg"
     source.write_bytes(svg)
     target = tmp_path / "code.png"
-    subprocess.run([rsvg, "--width", "400", "--height", "400", "--output", str(target),
-                    str(source)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [rsvg, "--width", "400", "--height", "400", "--output", str(target), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert decode(Image.open(target)) == [url]
 
 
@@ -132,9 +145,9 @@ def test_poster_png_stream_is_well_formed(font: str) -> None:
     data = poster_png(info(), font_path=font)
     pos, idat = 8, b""
     while pos < len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        crc = int.from_bytes(data[pos + 8 + length:pos + 12 + length], "big")
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        crc = int.from_bytes(data[pos + 8 + length : pos + 12 + length], "big")
         assert zlib.crc32(kind + body) == crc, kind
         if kind == b"IDAT":
             idat += body
@@ -159,8 +172,12 @@ def test_poster_code_is_large_with_quiet_zone(font: str) -> None:
     x1, y1 = corners.bottom_right.x, corners.bottom_right.y
     assert x0 - left >= 4 * module_px - 1 and right - x1 >= 4 * module_px - 1
     assert y0 - top >= 4 * module_px - 1 and bottom - y1 >= 4 * module_px - 1
-    for box in ((left, top, right, y0 - 1), (left, y1 + 2, right, bottom),
-                (left, top, x0 - 1, bottom), (x1 + 2, top, right, bottom)):
+    for box in (
+        (left, top, right, y0 - 1),
+        (left, y1 + 2, right, bottom),
+        (left, top, x0 - 1, bottom),
+        (x1 + 2, top, right, bottom),
+    ):
         assert image.crop(box).getextrema() == (255, 255)
 
 
@@ -172,32 +189,41 @@ def test_posters_differ_only_by_their_inputs(font: str) -> None:
     assert poster_png(other, font_path=font) != poster_png(first, font_path=font)
 
 
-@pytest.mark.parametrize("unit_name", [
-    "司法所",
-    "临江市江城区人民法院滨江人民法庭",
-    "临江市公安局江城分局出入境管理大队滨江服务站户政服务中心",
-])
+@pytest.mark.parametrize(
+    "unit_name",
+    [
+        "司法所",
+        "临江市江城区人民法院滨江人民法庭",
+        "临江市公安局江城分局出入境管理大队滨江服务站户政服务中心",
+    ],
+)
 def test_long_and_short_names_and_locations_still_decode(font: str, unit_name: str) -> None:
-    poster = info(unit_name=unit_name,
-                  location="户籍窗口 2 号 · 辅警 王小明 编号 J0310012 · 值班时间 周一至周五")
+    poster = info(
+        unit_name=unit_name,
+        location="户籍窗口 2 号 · 辅警 王小明 编号 J0310012 · 值班时间 周一至周五",
+    )
     assert decode(Image.open(io.BytesIO(poster_png(poster, font_path=font)))) == [poster.url]
 
 
-@pytest.mark.parametrize("unit_name", [
-    "司法所",
-    "临江市公安局江城分局滨江派出所",
-    "临江市公安局江城分局出入境管理大队滨江服务站户政服务中心",
-    "临江市公安局江城分局出入境管理大队滨江服务站户政服务中心第三接待室值班组联络点",
-    "临江市" * 30,
-])
+@pytest.mark.parametrize(
+    "unit_name",
+    [
+        "司法所",
+        "临江市公安局江城分局滨江派出所",
+        "临江市公安局江城分局出入境管理大队滨江服务站户政服务中心",
+        "临江市公安局江城分局出入境管理大队滨江服务站户政服务中心第三接待室值班组联络点",
+        "临江市" * 30,
+    ],
+)
 def test_unit_name_stays_inside_its_rows(font: str, unit_name: str) -> None:
     # The name's rows are compressed separately from the rest of the page, so ink outside them
     # would be silently lost: draw on the whole page and check where the ink went.
     chrome = render._chrome(font)
     page = chrome.copy()
     render._draw_unit_name(page, font, unit_name, 0)
-    left, top, right, bottom = ImageChops.difference(page.convert("L"),
-                                                     chrome.convert("L")).getbbox()
+    left, top, right, bottom = ImageChops.difference(
+        page.convert("L"), chrome.convert("L")
+    ).getbbox()
     first, last = render._NAME_ROWS
     assert first <= top and bottom <= last
     band = poster_layout()["band"]
@@ -225,8 +251,9 @@ def test_tofu_check_catches_a_font_without_chinese(font: str) -> None:
 
 def test_poster_text_reads_back_as_chinese(font: str, tmp_path: Path) -> None:
     tesseract = require_tool("tesseract", "tesseract-ocr tesseract-ocr-chi-sim")
-    langs = subprocess.run([tesseract, "--list-langs"], capture_output=True, text=True,
-                           timeout=60).stdout.split()
+    langs = subprocess.run(
+        [tesseract, "--list-langs"], capture_output=True, text=True, timeout=60
+    ).stdout.split()
     if "chi_sim" not in langs:
         require_tool("tesseract-chi_sim", "tesseract-ocr-chi-sim")
     poster = info(unit_name="临江市公安局江城分局滨江派出所")
@@ -236,16 +263,22 @@ def test_poster_text_reads_back_as_chinese(font: str, tmp_path: Path) -> None:
     def ocr(box: tuple[int, int, int, int], name: str) -> str:
         path = tmp_path / f"{name}.png"
         image.crop(box).save(path)
-        out = subprocess.run([tesseract, str(path), "-", "-l", "chi_sim", "--psm", "6"],
-                             capture_output=True, text=True, timeout=120, check=True).stdout
+        out = subprocess.run(
+            [tesseract, str(path), "-", "-l", "chi_sim", "--psm", "6"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
         return "".join(out.split())
 
     assert "扫码评价欢迎监督" in ocr(layout["call_to_action"], "cta")
     assert "滨江派出所" in ocr(layout["band"], "band")
 
 
-def test_missing_font_raises_with_a_chinese_fix(monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:
+def test_missing_font_raises_with_a_chinese_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no fc-list: fontconfig is unavailable
     missing = str(tmp_path / "没有这个字体.ttf")
     with pytest.raises(FontNotFound) as caught:
@@ -257,18 +290,22 @@ def test_missing_font_raises_with_a_chinese_fix(monkeypatch: pytest.MonkeyPatch,
         find_cjk_font(missing)
 
 
-def test_find_cjk_font_prefers_configured_then_truetype(monkeypatch: pytest.MonkeyPatch,
-                                                        tmp_path: Path) -> None:
+def test_find_cjk_font_prefers_configured_then_truetype(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     configured = tmp_path / "mine.ttf"
     configured.write_bytes(b"x")
     assert find_cjk_font(str(configured)) == str(configured)
     noto = str(tmp_path / "NotoSansCJK-Regular.ttc")
     wqy = str(tmp_path / "wqy-microhei.ttc")
-    monkeypatch.setattr("qr.fonts._fontconfig_candidates", lambda: [
-        (noto, "Noto Sans CJK SC,Noto Sans CJK SC Regular", "CFF"),
-        (wqy, "WenQuanYi Micro Hei Mono,文泉驿等宽微米黑", "TrueType"),
-        (wqy, "WenQuanYi Micro Hei,文泉驿微米黑", "TrueType"),
-    ])
+    monkeypatch.setattr(
+        "qr.fonts._fontconfig_candidates",
+        lambda: [
+            (noto, "Noto Sans CJK SC,Noto Sans CJK SC Regular", "CFF"),
+            (wqy, "WenQuanYi Micro Hei Mono,文泉驿等宽微米黑", "TrueType"),
+            (wqy, "WenQuanYi Micro Hei,文泉驿微米黑", "TrueType"),
+        ],
+    )
     assert find_cjk_font(None) == wqy
     assert find_cjk_font(str(tmp_path / "gone.ttf")) == wqy
 
@@ -291,6 +328,7 @@ def test_cache_renders_once_per_distinct_input(tmp_path: Path) -> None:
         def run() -> bytes:
             calls.append(poster)
             return f"{poster.unit_name}|{poster.url}".encode()
+
         return run
 
     poster = info()
@@ -298,17 +336,18 @@ def test_cache_renders_once_per_distinct_input(tmp_path: Path) -> None:
     again = cache.get_or_render("poster", (poster, "/fonts/a.ttc"), renderer(poster))
     assert first == again and len(calls) == 1
 
-    renamed = PosterInfo(poster.url, "临江市公安局江城分局城东派出所", poster.location,
-                         poster.serial)
-    assert cache.get_or_render("poster", (renamed, "/fonts/a.ttc"),
-                               renderer(renamed)) != first
+    renamed = PosterInfo(
+        poster.url, "临江市公安局江城分局城东派出所", poster.location, poster.serial
+    )
+    assert cache.get_or_render("poster", (renamed, "/fonts/a.ttc"), renderer(renamed)) != first
     cache.get_or_render("poster", (poster, "/fonts/b.ttc"), renderer(poster))
     cache.get_or_render("png", (poster, "/fonts/a.ttc"), renderer(poster))
     assert len(calls) == 4
 
 
-def test_cache_key_includes_renderer_version(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_key_includes_renderer_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = RenderCache(tmp_path)
     before = cache.key("png", ("u",))
     monkeypatch.setattr(render, "RENDERER_VERSION", render.RENDERER_VERSION + "-next")
