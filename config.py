@@ -9,11 +9,28 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+# What `flask up` and the tests give the local WeChat sandbox: never a real mini-program.
+SANDBOX_WECHAT_APPID = "wxsandbox"
+MIN_SECRET_LENGTH = 32
+
+
+class InsecureConfiguration(click.ClickException):
+    """Production refuses to start. A ClickException so that `flask …` prints the reasons as
+    one line and exits 1; under gunicorn it is an ordinary error at boot, so the arbiter halts
+    ("Worker failed to boot") instead of respawning workers forever."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("生产配置不安全，拒绝启动：" + "；".join(problems))
 
 
 def normalize_database_url(url: str) -> str:
@@ -35,7 +52,8 @@ class Config:
     # Keyed hashes of openids/device ids, and encryption of reporters' phone numbers.
     # Unset in development: derived from SECRET_KEY. Required in production.
     IDENTITY_HASH_KEY = os.environ.get("IDENTITY_HASH_KEY") or None
-    PHONE_ENCRYPTION_KEY = os.environ.get("PHONE_ENCRYPTION_KEY") or None  # Fernet key
+    # Fernet key; "new,old,…" during a key rotation (app/crypto.py, `flask crypto rotate`).
+    PHONE_ENCRYPTION_KEY = os.environ.get("PHONE_ENCRYPTION_KEY") or None
 
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'pingyi.sqlite3'}")
@@ -46,7 +64,7 @@ class Config:
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
 
     REDIS_URL = os.environ.get("REDIS_URL") or None
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", DEV_PUBLIC_BASE_URL).rstrip("/")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
@@ -148,29 +166,78 @@ class Config:
     SECURITY_SCHEMES = {
         "BearerAuth": {"type": "http", "scheme": "bearer", "description": "登录后获得的令牌"}
     }
-    AUTO_404_RESPONSE = False
+    # Every operation with a path parameter can answer 404 (no such object, or an id the
+    # route does not accept); the rest document their 404s themselves.
+    AUTO_404_RESPONSE = True
     SUCCESS_DESCRIPTION = "成功"
     VALIDATION_ERROR_DESCRIPTION = "请求参数有误"
     NOT_FOUND_DESCRIPTION = "资源不存在"
+    AUTH_ERROR_DESCRIPTION = "未登录或登录已失效"
     JSON_SORT_KEYS = False
 
     @classmethod
     def check_production(cls, config: dict) -> None:
-        """Refuse to run production with development secrets."""
+        """Refuse to run production with development secrets or development defaults."""
         if config.get("ENV") != "production":
             return
-        problems = []
-        if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
-            problems.append("SECRET_KEY 必须设置为至少 32 个字符的随机值")
-        if not config.get("IDENTITY_HASH_KEY") or len(config["IDENTITY_HASH_KEY"]) < 32:
-            problems.append(
-                "IDENTITY_HASH_KEY 必须设置为至少 32 个字符的随机值（openid 的带密钥哈希）"
-            )
-        if not config.get("PHONE_ENCRYPTION_KEY"):
-            problems.append("PHONE_ENCRYPTION_KEY 必须设置（Fernet 密钥，用于加密举报人电话）")
-        if config.get("HOTLINE_URL") and len(config.get("HOTLINE_SECRET") or "") < 32:
-            problems.append("配置了 HOTLINE_URL 时，HOTLINE_SECRET 必须是至少 32 个字符的随机值")
-        if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-            problems.append("生产环境必须通过 DATABASE_URL 使用 PostgreSQL")
+        problems = production_problems(config)
         if problems:
-            raise RuntimeError("生产配置不安全，拒绝启动：" + "；".join(problems))
+            raise InsecureConfiguration(problems)
+
+
+def _too_short(value: object) -> bool:
+    return not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH
+
+
+def production_problems(config: dict) -> list[str]:
+    """Everything that makes `config` unfit for production, each naming its variable."""
+    from cryptography.fernet import Fernet
+
+    problems = []
+    secret = config.get("SECRET_KEY")
+    if secret == DEV_SECRET_KEY or _too_short(secret):
+        problems.append(f"SECRET_KEY 必须设置为至少 {MIN_SECRET_LENGTH} 个字符的随机值")
+    identity_key = config.get("IDENTITY_HASH_KEY")
+    if _too_short(identity_key):
+        problems.append(
+            f"IDENTITY_HASH_KEY 必须设置为至少 {MIN_SECRET_LENGTH} 个字符的随机值"
+            "（openid 和设备号的带密钥哈希）"
+        )
+    elif identity_key == secret:
+        problems.append("IDENTITY_HASH_KEY 不能与 SECRET_KEY 相同")
+    phone_keys = config.get("PHONE_ENCRYPTION_KEY")
+    if not phone_keys:
+        problems.append("PHONE_ENCRYPTION_KEY 必须设置（Fernet 密钥，用于加密反映人电话）")
+    else:
+        for key in str(phone_keys).split(","):
+            try:
+                Fernet(key.strip().encode())
+            except ValueError:
+                problems.append(
+                    "PHONE_ENCRYPTION_KEY 不是有效的 Fernet 密钥（32 字节的 URL 安全 Base64，"
+                    "可用 python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())' 生成）"
+                )
+                break
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        problems.append("生产环境必须通过 DATABASE_URL 使用 PostgreSQL，不能用 SQLite")
+    base = str(config.get("PUBLIC_BASE_URL") or "")
+    if base == DEV_PUBLIC_BASE_URL or urlsplit(base).scheme != "https" or not urlsplit(base).netloc:
+        problems.append(
+            "PUBLIC_BASE_URL 必须设置为本服务对外的 https 地址（二维码里的地址，"
+            "小程序也只能访问 https）"
+        )
+    if config.get("WECHAT_APPID"):
+        if config["WECHAT_APPID"] == SANDBOX_WECHAT_APPID:
+            problems.append("WECHAT_APPID 仍是本地微信沙箱的 wxsandbox，请改为小程序的 AppID")
+        if urlsplit(str(config.get("WECHAT_API_BASE") or "")).scheme != "https":
+            problems.append("WECHAT_API_BASE 必须是 https 地址（不能指向本地微信沙箱）")
+        if _too_short(config.get("WECHAT_SECRET")):
+            problems.append("WECHAT_SECRET 必须设置为小程序的 AppSecret")
+    if config.get("HOTLINE_URL") and _too_short(config.get("HOTLINE_SECRET")):
+        problems.append(
+            f"配置了 HOTLINE_URL 时，HOTLINE_SECRET 必须是至少 {MIN_SECRET_LENGTH} 个字符的随机值"
+        )
+    if config.get("DEBUG"):
+        problems.append("生产环境不能开启调试模式（去掉 FLASK_DEBUG 或 --debug）")
+    return problems

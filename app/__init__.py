@@ -9,10 +9,13 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Request, request, send_from_directory
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from app.errors import ApiError, register_error_handlers
 from app.extensions import db, migrate
+from app.schemas import MAX_ID, UNSTORABLE
 from config import INSTANCE_DIR, Config, normalize_database_url
 
 ERROR_SCHEMA = {
@@ -27,10 +30,51 @@ ERROR_SCHEMA = {
 
 # Body types a JSON API accepts; multipart is for the endpoints that take uploads.
 _ACCEPTED_BODY_TYPES = {"application/json", "multipart/form-data"}
+# What the app itself answers about a request body before any view sees it.
+_BODY_ERRORS = {
+    "400": "请求体不是有效的 JSON",
+    "413": "请求体过大",
+    "415": "请求体类型不对（JSON 接口只接受 application/json）",
+}
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in our routes: an id outside 1 … MAX_ID names nothing, so 404 at once, and
+    never reaches a query the database would refuse. (NotFound rather than werkzeug's
+    ValidationError, which answers 405 when another method's rule has the same path.)"""
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise NotFound()
+        return number
+
+
+class TextConverter(UnicodeConverter):
+    """`<token>`-style segments: a NUL or control character matches no route (404) rather
+    than reaching a query PostgreSQL would refuse."""
+
+    def to_python(self, value: str) -> str:
+        if UNSTORABLE.search(value):
+            raise NotFound()
+        return value
 
 
 class JsonRequest(Request):
     """A request whose unparseable JSON body is a clear 400 in the error shape."""
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:  # [[[[…]]]] a hundred thousand deep: json gives up, not us
+            if silent:
+                return None
+            raise ApiError(
+                400,
+                "invalid_json",
+                "请求体不是有效的 JSON（嵌套层次过深）",
+                {"reason": "nested too deeply"},
+            ) from None
 
     def on_json_loading_failed(self, e: ValueError | None) -> None:
         raise ApiError(
@@ -53,6 +97,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
         instance_path=str(INSTANCE_DIR),
     )
     app.request_class = JsonRequest
+    app.url_map.converters.update(int=IdConverter, default=TextConverter, string=TextConverter)
     app.config.from_object(Config)
     # Each app gets its own copy of mutable defaults (dicts of deadlines and the like).
     for key, value in list(app.config.items()):
@@ -83,9 +128,11 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
     from app.ratelimit import init_ratelimit
+    from app.security import init_security
 
     init_ratelimit(app)
     register_error_handlers(app)
+    init_security(app)
     app.before_request(_refuse_unexpected_body_types)
     _register_blueprints(app)
     _register_cli(app)
@@ -148,3 +195,36 @@ def _configure_docs(app: APIFlask) -> None:
     @app.doc(hide=True)
     def docs_assets(filename: str):
         return send_from_directory(assets, filename, max_age=86400)
+
+    app.spec_processor(_document_body_errors)
+
+
+def _document_body_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Document what the app answers before any view runs: ids out of range in the path (404),
+    unparseable JSON (400), a body over MAX_CONTENT_LENGTH (413) and, under /api/, a body of
+    another type (415)."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    schema = {"$ref": "#/components/schemas/HTTPError"} if "HTTPError" in schemas else ERROR_SCHEMA
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                    parameter["schema"].update(minimum=1, maximum=MAX_ID)  # see IdConverter
+            if method not in ("post", "put", "patch"):
+                continue
+            codes = []
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                codes += ["400", "413"]
+            if path.startswith("/api/"):
+                codes.append("415")
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(
+                    code,
+                    {
+                        "description": _BODY_ERRORS[code],
+                        "content": {"application/json": {"schema": schema}},
+                    },
+                )
+            operation["responses"] = dict(sorted(responses.items()))
+    return spec

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo
@@ -25,6 +25,7 @@ def register(app: Flask) -> None:
         wechat_sandbox_command,
         jobs_cli,
         calendar_cli,
+        crypto_cli,
     ):
         app.cli.add_command(command)
 
@@ -44,6 +45,10 @@ def _fail(error: ApiError) -> None:
 )
 @with_appcontext
 def seed_demo_command(with_history: bool) -> None:
+    if current_app.config.get("ENV") == "production":
+        raise click.ClickException(
+            f"生产环境不能载入演示数据：演示账号的密码（{DEMO_PASSWORD}）是公开的"
+        )
     report = seed_demo(with_history=with_history)
     db.session.commit()
     click.echo(
@@ -197,3 +202,27 @@ def calendar_show(year: int) -> None:
 
     for row in special_days(year):
         click.echo(f"{row.day}  {'上班' if row.is_working else '放假'}  {row.name}")
+
+
+@click.group("crypto", help="加密保存的信息（反映人电话、微信 openid）。")
+def crypto_cli() -> None:
+    pass
+
+
+@crypto_cli.command(
+    "rotate",
+    help="用 PHONE_ENCRYPTION_KEY 中的第一个密钥重新加密全部已保存的信息；"
+    "完成后即可从列表中去掉旧密钥。",
+)
+@with_appcontext
+def crypto_rotate() -> None:
+    from app.crypto import rotate_stored_secrets
+
+    try:
+        changed = rotate_stored_secrets()
+    except ApiError as error:
+        _fail(error)
+    db.session.commit()
+    for column, count in changed.items():
+        click.echo(f"{column}：{count} 条")
+    click.echo("已用新密钥重新加密。")

@@ -1,19 +1,102 @@
 """Rate limits (Flask-Limiter): per resident and per client address, shared across workers
 through Redis when REDIS_URL is set. If Redis goes away, each process falls back to its own
-in-memory counters (limits then hold per worker) and logs it, rather than failing requests."""
+in-memory counters (limits then hold per worker) and logs it, rather than failing requests;
+it goes back to Redis by itself once Redis answers again."""
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 
 from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
+
+log = logging.getLogger(__name__)
+
+# The in-memory counters' scheme (registered by SerializedMemoryStorage below).
+MEMORY_STORAGE_URI = "serialized-memory://"
+
+
+class SerializedMemoryStorage(MemoryStorage):
+    """limits' MemoryStorage with every counter operation under one lock.
+
+    MemoryStorage is not safe for threads meeting on a new key: `get` drops a key whose expiry
+    another thread has not written yet, and the per-key lock is dropped with it, so a count is
+    lost and one more request than the limit gets through (seen with gthread workers counting in
+    memory after Redis went away). Counting is microseconds, so one lock costs nothing.
+    """
+
+    STORAGE_SCHEME = ["serialized-memory"]
+
+    def __init__(self, uri: str | None = None, **options: str) -> None:
+        self._serial = threading.RLock()
+        super().__init__(uri, **options)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        with self._serial:
+            return super().incr(key, expiry, amount)
+
+    def decr(self, key: str, amount: int = 1) -> int:
+        with self._serial:
+            return super().decr(key, amount)
+
+    def get(self, key: str) -> int:
+        with self._serial:
+            return super().get(key)
+
+    def get_expiry(self, key: str) -> float:
+        with self._serial:
+            return super().get_expiry(key)
+
+    def clear(self, key: str) -> None:
+        with self._serial:
+            super().clear(key)
+
+    def _MemoryStorage__expire_events(self) -> None:  # noqa: N802 - the parent's private sweep
+        # The sweep runs on a timer thread and drops expired keys: under the same lock, so it
+        # cannot drop a key between another thread's increment and its new expiry.
+        with self._serial:
+            super()._MemoryStorage__expire_events()
+
+
+class FallbackSafeLimiter(Limiter):
+    """Flask-Limiter whose switch to in-memory counters is safe with threaded workers.
+
+    When the storage fails, Flask-Limiter switches to its fallback in the request that saw the
+    failure first; a request on another thread that failed at the same moment finds the switch
+    already made and re-raises its storage error, a 500. That request is checked again, now
+    against the in-memory counters, like every request after it.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        super().init_app(app)
+        if self._in_memory_fallback_enabled:  # Flask-Limiter's own fallback is a MemoryStorage
+            self._fallback_storage = SerializedMemoryStorage()
+            # The same strategy Flask-Limiter chose from the configuration, over our storage.
+            self._fallback_limiter = type(self._fallback_limiter)(self._fallback_storage)
+
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        try:
+            super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+        except RateLimitExceeded:
+            raise
+        except Exception as error:
+            if not (self._in_memory_fallback_enabled and self._storage_dead):
+                raise
+            log.info("rate limit storage failed (%s); checked in memory", type(error).__name__)
+            self.context.seen_limits.clear()
+            super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
 
 # Headers off: Flask-Limiter would stamp Retry-After on every answer, not only on 429s.
-limiter = Limiter(key_func=get_remote_address, headers_enabled=False)
+limiter = FallbackSafeLimiter(key_func=get_remote_address, headers_enabled=False)
 
 
 def retry_after_seconds() -> int:
@@ -23,11 +106,17 @@ def retry_after_seconds() -> int:
         return 60
     # reset_at has whole-second precision; never promise more than the window itself.
     window = current.limit.get_expiry()
-    return max(1, min(window, math.ceil(current.reset_at - time.time())))
+    try:
+        reset_at = current.reset_at
+    except Exception:  # the storage went away after it counted this request
+        return window
+    return max(1, min(window, math.ceil(reset_at - time.time())))
 
 
 def init_ratelimit(app: Flask) -> None:
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or MEMORY_STORAGE_URI
+    )
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
 

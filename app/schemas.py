@@ -1,19 +1,58 @@
-"""Schema base classes: request bodies refuse unknown fields; responses read ORM attributes."""
+"""Schema base classes: request bodies refuse unknown fields and text no database can keep;
+responses read ORM attributes."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from app.db import db
+
+# The ids a request may name (paths use the same bound, see IdConverter): our integer keys
+# are 32-bit on PostgreSQL, so a larger number names nothing, and must never reach a query the
+# database refuses ("integer out of range" would be a 500).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+StrictId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+# The dates a query may ask about: the calendar's years. Far outside them date arithmetic
+# overflows (9999-12-31 and a day, 0001-01-01 in UTC) and there is nothing to find anyway.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+# Characters no text may carry: NUL (PostgreSQL text cannot hold it), the other C0 controls
+# but tab and line breaks (nobody types them, and Excel files cannot hold them) and lone UTF-16
+# surrogates (JSON "\ud800" escapes: not text, neither database can store them). Everything
+# else, emoji and direction marks included, is kept as sent.
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "含有无法保存的字符（空字符、控制字符或残缺的 Unicode 字符）"
+
+
+def _has_unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_unstorable(k) or _has_unstorable(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set):
+        return any(_has_unstorable(item) for item in value)
+    return False
 
 
 class Schema(BaseModel):
     """Base for every request and response schema (one source for validation and OpenAPI)."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_unstorable_text(cls, value: Any) -> Any:
+        if _has_unstorable(value):
+            raise ValueError(UNSTORABLE_MESSAGE)
+        return value
 
 
 class PageQuery(Schema):

@@ -25,7 +25,7 @@ from app.clock import local_date, local_day_end, utcnow
 from app.db import db
 from app.errors import ApiError
 from app.org.models import Role
-from app.schemas import Schema
+from app.schemas import Day, Schema
 
 SCHEDULES_DIR = Path(__file__).resolve().parent / "data" / "holidays"
 
@@ -199,7 +199,7 @@ class CalendarDayIn(Schema):
 
 
 class WorkingDaysQuery(Schema):
-    start: date
+    start: Day
     days: int = Field(ge=0, le=365)
 
 
@@ -265,6 +265,7 @@ def set_calendar_day(day: str, body: CalendarDayIn):
 @bp.delete("/calendar/<day>")
 @staff_required(Role.ADMIN)
 @bp.output({}, status_code=204)
+@bp.doc(responses={404: "该日期没有特别设置", 422: "日期格式不对"})
 def reset_calendar_day(day: str):
     """恢复某日为按星期计算（管理员）"""
     when = _parse_day(day)

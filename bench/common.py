@@ -20,6 +20,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.servers import stop_process  # noqa: E402
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -61,8 +63,13 @@ def gunicorn(
     workers: int,
     threads: int,
     env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[str]:
-    """Serve `app_target` (module:app) with gunicorn gthread workers; yields the base URL."""
+    """Serve `app_target` (module:app) with gunicorn gthread workers; yields the base URL.
+
+    The server's log goes to a temporary file removed afterwards, or to `log_path`, kept.
+    """
     base = f"http://127.0.0.1:{port}"
     process_env = {
         **os.environ,
@@ -72,7 +79,11 @@ def gunicorn(
         "PYTHONPATH": str(ROOT),
         **(env or {}),
     }
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    log = (
+        open(log_path, "w+")  # noqa: SIM115 - closed below
+        if log_path is not None
+        else tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    )
     process = subprocess.Popen(
         [
             sys.executable,
@@ -91,6 +102,7 @@ def gunicorn(
             "2048",
             "--log-level",
             "warning",
+            *(extra_args or []),
         ],
         cwd=ROOT,
         env=process_env,
@@ -110,10 +122,10 @@ def gunicorn(
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_process(process, timeout=20)
         log.close()
-        os.unlink(log.name)
+        if log_path is None:
+            os.unlink(log.name)
 
 
 @dataclass

@@ -25,7 +25,8 @@ from evaluations.identity import current_resident, resident_required
 MAX_PHOTOS = 6
 MAX_PIXELS = 40_000_000  # a decompression bomb is refused before it is decoded
 LONG_SIDE = 2048
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
+# MPO: a JPEG carrying further images (phones add a depth or HDR gain map); the first is kept.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"}
 
 
 def reencode(data: bytes) -> tuple[bytes, int, int]:
@@ -48,7 +49,8 @@ def reencode(data: bytes) -> tuple[bytes, int, int]:
             image = image.convert("RGB")
     except Image.DecompressionBombError as exc:  # Pillow's own, larger limit, at open()
         raise ApiError(413, "image_too_large", "图片像素过多") from exc
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        # ValueError: a PNG text chunk that inflates past Pillow's limit (a zTXt bomb).
         raise ApiError(422, "invalid_image", "无法识别的图片文件") from exc
     image.thumbnail((LONG_SIDE, LONG_SIDE))
     out = io.BytesIO()
@@ -98,7 +100,15 @@ def _visible_clue(clue_id: int, **_: object) -> None:
 @bp.post("/me/clues/<tracking_no>/photos")
 @resident_required
 @bp.output(PhotoOut, status_code=201)
-@bp.doc(responses={413: "图片过大", 415: "不支持的图片格式", 422: "无法识别的图片"})
+@bp.doc(
+    responses={
+        404: "没有这条线索",
+        409: "线索已办结，或照片已满 6 张",
+        413: "图片过大",
+        415: "不支持的图片格式",
+        422: "无法识别的图片",
+    }
+)
 def upload(tracking_no: str):
     """为自己反映的问题补充照片（multipart 字段 photo；重新编码，去除位置等元数据）"""
     upload = request.files.get("photo")

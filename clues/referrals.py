@@ -22,7 +22,7 @@ from app.auth import current_staff, staff_required
 from app.clock import utcnow
 from app.errors import ApiError
 from app.extensions import db
-from app.org.models import Role, StaffAccount, Unit, subtree_ids
+from app.org.models import Role, StaffAccount
 from app.schemas import Page, PageQuery, Schema
 from clues.models import (
     Clue,
@@ -33,7 +33,7 @@ from clues.models import (
     ReferralStatus,
     VerificationReport,
 )
-from clues.service import actor_of, apply_transition, check_state
+from clues.service import actor_of, apply_transition, check_state, ensure_visible, visible_to
 from clues.states import Action
 
 
@@ -251,8 +251,9 @@ def _body(referral: Referral) -> dict[str, Any]:
     }
 
 
-def _unit_of_referral(referral_id: int, **_: object) -> Unit:
-    return get_referral(referral_id).clue.unit
+def _visible_referral(referral_id: int, **_: object) -> None:
+    """Scope of /referrals/{id}: the clue's (so never the accused officer's own case)."""
+    ensure_visible(current_staff(), get_referral(referral_id).clue)
 
 
 @bp.get("/referrals")
@@ -264,7 +265,7 @@ def list_referrals(query: ReferralQuery):
     stmt = (
         sa.select(Referral)
         .join(Clue, Clue.id == Referral.clue_id)
-        .where(Clue.unit_id.in_(subtree_ids(current_staff().unit)))
+        .where(visible_to(current_staff()))
     )
     if query.status is not None:
         stmt = stmt.where(Referral.status == query.status)
@@ -280,7 +281,7 @@ def list_referrals(query: ReferralQuery):
 
 
 @bp.get("/referrals/<int:referral_id>")
-@staff_required(Role.LIAISON, Role.ADMIN, scope=_unit_of_referral)
+@staff_required(Role.LIAISON, Role.ADMIN, scope=_visible_referral)
 @bp.output(ReferralOut)
 def show_referral(referral_id: int):
     """移交卷宗（含封存校验）"""
@@ -296,8 +297,9 @@ def show_referral(referral_id: int):
 
 
 @bp.post("/referrals/<int:referral_id>/receive")
-@staff_required(Role.LIAISON, scope=_unit_of_referral)
+@staff_required(Role.LIAISON, scope=_visible_referral)
 @bp.output(ReferralOut)
+@bp.doc(responses={409: "已签收过"})
 def receive(referral_id: int):
     """签收移交的案件"""
     referral = receive_referral(get_referral(referral_id), staff=current_staff())
@@ -306,9 +308,10 @@ def receive(referral_id: int):
 
 
 @bp.post("/referrals/<int:referral_id>/conclude")
-@staff_required(Role.LIAISON, scope=_unit_of_referral)
+@staff_required(Role.LIAISON, scope=_visible_referral)
 @bp.input(ConcludeIn, arg_name="body")
 @bp.output(ReferralOut)
+@bp.doc(responses={409: "尚未签收，或已办结"})
 def conclude(referral_id: int, body: ConcludeIn):
     """办结：处理人数和措施"""
     referral = conclude_referral(

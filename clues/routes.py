@@ -133,6 +133,7 @@ def clue_body(clue: Clue, staff: StaffAccount) -> dict[str, Any]:
 @staff_required(*HANDLING_ROLES)
 @bp.input(ClueQuery, location="query", arg_name="query")
 @bp.output(CluePage)
+@bp.doc(responses={404: "单位不存在"})
 def list_clues(query: ClueQuery):
     """线索列表：按角色只列出本人办理范围内的线索"""
     staff = current_staff()
@@ -249,6 +250,7 @@ def clue_duplicates(clue_id: int):
 @staff_required(Role.SCREENER)
 @bp.input(ClueRegisterIn, arg_name="body")
 @bp.output(ClueOut, status_code=201)
+@bp.doc(responses={404: "单位或人员不存在"})
 def register_clue(body: ClueRegisterIn):
     """登记民意测评、案件评查等来源的线索"""
     if body.source in (ClueSource.EVALUATION, ClueSource.DIRECT):
@@ -307,7 +309,8 @@ def _action(
     if schema is not None:
         decorated = bp.input(schema, arg_name="body")(decorated)
     decorated = bp.output(ClueOut)(decorated)
-    decorated = bp.doc(responses={409: "当前状态不能执行该操作"})(decorated)
+    responses = {404: "线索或所指的对象不存在", 409: "当前状态不能执行该操作"}
+    decorated = bp.doc(responses=responses)(decorated)
     decorated = staff_required(*roles, scope=_visible_clue)(decorated)
     bp.post(f"/clues/<int:clue_id>/{name}")(decorated)
 
@@ -500,6 +503,7 @@ def my_clues():
 @bp.get("/me/clues/<tracking_no>")
 @resident_required
 @bp.output(MyClueOut)
+@bp.doc(responses={404: "没有这条线索（别人的线索也是 404）"})
 def my_clue(tracking_no: str):
     """我反映的一条问题：进度、承诺时间、结论（别人的线索一律 404）"""
     resident_id = current_resident().id
@@ -510,6 +514,7 @@ def my_clue(tracking_no: str):
 @resident_required
 @bp.input(DirectReportIn, arg_name="body")
 @bp.output(ClueSummaryOut, status_code=201)
+@bp.doc(responses={404: "二维码不存在", 410: "二维码已停用"})
 def report_directly(body: DirectReportIn):
     """不评价，直接反映问题（扫到的二维码即被反映的单位）"""
     clue = file_clue_for_code(resident=current_resident(), qr_token=body.qr_token, clue=body)
@@ -521,6 +526,7 @@ def report_directly(body: DirectReportIn):
 @resident_required
 @bp.input(ReratingIn, arg_name="body")
 @bp.output(MyClueOut)
+@bp.doc(responses={404: "没有这条线索", 409: "尚未办结、已回评过或回评期限已过"})
 def rerate(tracking_no: str, body: ReratingIn):
     """回评已办结的问题（办结后 7 天内，每次办结一次）"""
     resident_id = current_resident().id
@@ -539,6 +545,7 @@ def rerate(tracking_no: str, body: ReratingIn):
 @resident_required
 @bp.input(AppealIn, arg_name="body")
 @bp.output(MyClueOut)
+@bp.doc(responses={404: "没有这条线索", 409: "不能申请复核（未办结、已过期限或已申请过）"})
 def appeal(tracking_no: str, body: AppealIn):
     """对办理结果不满意，申请上级复核（办结后 7 天内）"""
     resident_id = current_resident().id

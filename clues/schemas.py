@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from app.schemas import Page, PageQuery, Schema
+from app.schemas import Id, Page, PageQuery, Schema, StrictId
 from clues.models import ClueSource, Outcome, RejectReason
 from clues.states import ClueStatus
 from evaluations.questionnaire import ClueCategory
@@ -106,7 +106,7 @@ class ClueOut(Schema):
 
 class ClueQuery(PageQuery):
     status: ClueStatus | None = None
-    unit_id: int | None = Field(None, description="被反映单位及其下级")
+    unit_id: Id | None = Field(None, description="被反映单位及其下级")
     overdue: bool | None = Field(None, description="true 只看已超期的")
 
 
@@ -168,16 +168,16 @@ class RejectIn(Schema):
 
 
 class MergeIn(Schema):
-    master_id: StrictInt = Field(description="并入的主线索")
+    master_id: StrictId = Field(description="并入的主线索")
     note: Note = ""
 
 
 class AssignIn(Schema):
-    unit_id: StrictInt = Field(description="核查单位（须在本人管辖范围内）")
+    unit_id: StrictId = Field(description="核查单位（须在本人管辖范围内）")
     days: StrictInt | None = Field(
         None, ge=1, le=90, description="核查期限（工作日）；不填按类别默认"
     )
-    assignee_id: StrictInt | None = Field(None, description="指定承办的核查人员")
+    assignee_id: StrictId | None = Field(None, description="指定承办的核查人员")
     note: Note = ""
 
 
@@ -210,8 +210,8 @@ class UpholdIn(Schema):
 class ClueRegisterIn(Schema):
     source: ClueSource = Field(description="survey 民意测评；case_review 案件评查")
     category: ClueCategory
-    unit_id: StrictInt
-    officer_id: StrictInt | None = None
+    unit_id: StrictId
+    officer_id: StrictId | None = None
     description: Annotated[str, StringConstraints(min_length=5, max_length=5000)]
 
 

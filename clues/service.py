@@ -77,22 +77,22 @@ def visible_to(staff: StaffAccount) -> sa.ColumnElement[bool] | None:
 
     subtree = subtree_ids(staff.unit)
     if staff.role in (Role.SCREENER, Role.ADMIN):
-        return Clue.unit_id.in_(subtree)
-    if staff.role is Role.VERIFIER:
-        # The accused officer never sees the clue about them.
-        own = (
-            Clue.officer_id.is_(None) | (Clue.officer_id != staff.officer_id)
-            if staff.officer_id
-            else sa.true()
-        )
-        return sa.and_(Clue.assigned_unit_id.in_(subtree), own)
-    if staff.role is Role.SUPERIOR:
-        return sa.func.coalesce(Clue.assigned_unit_id, Clue.unit_id).in_(subtree)
-    if staff.role is Role.LIAISON:
+        in_scope = Clue.unit_id.in_(subtree)
+    elif staff.role is Role.VERIFIER:
+        in_scope = Clue.assigned_unit_id.in_(subtree)
+    elif staff.role is Role.SUPERIOR:
+        in_scope = sa.func.coalesce(Clue.assigned_unit_id, Clue.unit_id).in_(subtree)
+    elif staff.role is Role.LIAISON:
         from clues.models import Referral
 
-        return sa.and_(Clue.unit_id.in_(subtree), Clue.id.in_(sa.select(Referral.clue_id)))
-    return None
+        in_scope = sa.and_(Clue.unit_id.in_(subtree), Clue.id.in_(sa.select(Referral.clue_id)))
+    else:
+        return None
+    if staff.officer_id is None:
+        return in_scope
+    # The accused officer never sees the clue about them, whatever their role: a screener or
+    # an admin could otherwise read who reported them.
+    return sa.and_(in_scope, Clue.officer_id.is_(None) | (Clue.officer_id != staff.officer_id))
 
 
 def ensure_visible(staff: StaffAccount, clue: Clue) -> None:
@@ -342,13 +342,14 @@ def reject_clue(clue: Clue, *, staff: StaffAccount, reason: RejectReason, messag
 def merge_clue(clue: Clue, *, staff: StaffAccount, master: Clue, note: str = "") -> Clue:
     """并案: the reporter follows the master clue and is invited to re-rate it."""
     check_state(clue, Action.MERGE, actor_of(staff, clue))
+    # Scope first: a master out of scope must not reveal its status through a 409.
+    ensure_visible(staff, master)
     if master.id == clue.id:
         raise _conflict("merge_into_self", "不能并入线索本身")
     if master.status in (ClueStatus.MERGED, ClueStatus.REJECTED):
         raise _conflict(
             "bad_master", "不能并入已并案或不予受理的线索", master_status=master.status.value
         )
-    ensure_visible(staff, master)
     now = utcnow()
     clue.master_id = master.id
     apply_transition(

@@ -55,7 +55,6 @@ from console.web import (
     current_staff,
     page,
     safe_next,
-    secure,
     see_other,
 )
 from evaluations.questionnaire import ClueCategory
@@ -222,7 +221,7 @@ def _visible(staff: StaffAccount) -> sa.ColumnElement[bool]:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return max(1, min(int(raw), 100_000)) if raw.isdigit() else 1
+    return max(1, min(int(raw), 100_000)) if raw.isdecimal() else 1
 
 
 # ---------------------------------------------------------------- queues and lists
@@ -543,4 +542,4 @@ def clue_photo(clue_id: int, photo_id: int) -> Response:
         mimetype="image/jpeg",
         download_name=f"{clue.tracking_no}-{photo.id}.jpg",
     )
-    return secure(response)
+    return response

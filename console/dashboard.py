@@ -12,6 +12,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from app.clock import local_date
+from app.schemas import FIRST_DAY, LAST_DAY
 from console.charts import Bar, Series, Step, bar_chart, funnel_chart, line_chart
 from console.web import bp, console_view, current_staff, page, percent
 from stats.overview import overview
@@ -23,9 +24,10 @@ MAX_PERIOD_DAYS = 366 * 3
 
 def _day(raw: str | None) -> date | None:
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    return day if day is None or FIRST_DAY <= day <= LAST_DAY else None  # 0001-01-01: no
 
 
 def _period() -> tuple[date, date, str | None]:

@@ -68,7 +68,7 @@ def parse(
 
 
 def _is_int(value: str) -> bool:
-    return value.lstrip("-").isdigit()
+    return value.lstrip("-").isdecimal()  # isdigit() admits "²", which int() refuses
 
 
 def plain_error(error: Any) -> str:

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.org.models import Role, StaffAccount, subtree_ids
 from clues.models import Clue
 from console.forms import FormError, api_error_fields, describe, parse
-from console.web import bp, console_view, current_staff, page, secure, see_other
+from console.web import bp, console_view, current_staff, page, see_other
 from notifications.letter_routes import RESPONDING_ROLES, ResponseIn
 from notifications.letters import ANSWERABLE, get_letter, respond_to_letter
 from notifications.models import Letter, LetterKind
@@ -50,7 +50,7 @@ def letters() -> Response:
     raw_page = request.args.get("page", "1")
     listing = db.paginate(
         stmt.order_by(Letter.issued_at.desc(), Letter.id.desc()),
-        page=int(raw_page) if raw_page.isdigit() and raw_page != "0" else 1,
+        page=max(1, min(int(raw_page), 100_000)) if raw_page.isdecimal() else 1,
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -132,7 +132,7 @@ def letter_pdf(letter_id: int) -> Response:
         download_name=f"{letter.serial}.pdf",
         max_age=0,
     )
-    return secure(response)
+    return response
 
 
 @bp.post("/letters/<int:letter_id>/response")

@@ -13,8 +13,9 @@ from app.errors import ApiError
 from app.extensions import db
 from app.org import service as org_service
 from app.org.models import Officer, Role, Unit, subtree_filter
+from app.schemas import MAX_ID
 from console.forms import FormError, api_error_fields, describe, parse
-from console.web import bp, console_view, current_staff, page, secure, see_other
+from console.web import bp, console_view, current_staff, page, see_other
 from qr import service
 from qr.fonts import FontNotFound, font_identity
 from qr.models import QRCode, QRStatus
@@ -24,7 +25,8 @@ from qr.schemas import QRCodeIn, RevokeIn
 
 def _selected_unit(raw: str | None) -> Unit:
     staff = current_staff()
-    unit = org_service.get_unit(int(raw)) if raw and raw.isdigit() else staff.unit
+    known = raw is not None and raw.isdecimal() and 0 < int(raw) <= MAX_ID
+    unit = org_service.get_unit(int(raw)) if known else staff.unit
     ensure_in_scope(unit)
     return unit
 
@@ -165,7 +167,7 @@ def qr_image(code_id: int) -> Response:
     response = send_file(
         io.BytesIO(data), mimetype="image/svg+xml", download_name=f"{code.serial}.svg", max_age=0
     )
-    return secure(response)
+    return response
 
 
 @bp.get("/qr/<int:code_id>/poster.png")
@@ -190,4 +192,4 @@ def qr_poster(code_id: int) -> Response:
         download_name=f"{code.serial}-poster.png",
         max_age=0,
     )
-    return secure(response)
+    return response

@@ -52,28 +52,13 @@ bp.enable_openapi = False  # type: ignore[attr-defined]
 ALL_ROLES = frozenset(Role)
 HANDLING_ROLES = frozenset({Role.SCREENER, Role.VERIFIER, Role.SUPERIOR, Role.LIAISON, Role.ADMIN})
 
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-
 
 # ---------------------------------------------------------------- answers
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    """A console page with the house's security headers; never cached."""
-    response = make_response(render_template(f"console/{template}", **context), status)
-    return secure(response)
-
-
-def secure(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
+    """A console page (its security headers, never cached, come from app/security.py)."""
+    return make_response(render_template(f"console/{template}", **context), status)
 
 
 def message_page(status: int, title: str, message: str) -> Response:
@@ -81,7 +66,7 @@ def message_page(status: int, title: str, message: str) -> Response:
 
 
 def see_other(location: str) -> Response:
-    return secure(redirect(location, 303))
+    return redirect(location, 303)
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -52,6 +52,7 @@ def local_date_filter(moment: str | datetime | None) -> str:
 
 DEVICE_COOKIE = "pingyi_device"
 CSRF_COOKIE = "pingyi_csrf"
+COOKIE_PATH = "/q"
 
 
 def _device_key() -> str:
@@ -61,22 +62,19 @@ def _device_key() -> str:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    response = make_response(render_template(template, **context), status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    """An H5 page; its security headers (no Referer: the URL holds the QR token; no script;
+    never cached) come from app/security.py."""
+    return make_response(render_template(template, **context), status)
 
 
 def _cookie_args() -> dict[str, Any]:
+    """The page's cookies are only for the page: script cannot read them, other sites' forms
+    do not carry them, and the resident's device token goes nowhere but /q/."""
     return {
         "httponly": True,
         "samesite": "Lax",
         "secure": current_app.config["PUBLIC_BASE_URL"].startswith("https://"),
+        "path": COOKIE_PATH,
     }
 
 
@@ -243,12 +241,12 @@ def _body_from_form(
     """The API body a form stands for. Reasons of groups hidden for the chosen level are
     dropped: the resident could not see them as selected."""
     body: dict[str, Any] = {"qr_token": token}
-    if form.get("level", "").isdigit():
+    if form.get("level", "").isdecimal():  # isdigit() admits "²", which int() refuses
         body["level"] = int(form["level"])
     dimensions = {
         key[4:]: int(value)
         for key, value in form.items()
-        if key.startswith("dim_") and value.isdigit()
+        if key.startswith("dim_") and value.isdecimal()
     }
     if dimensions:
         body["dimensions"] = dimensions
@@ -258,7 +256,7 @@ def _body_from_form(
         body["reasons"] = reasons
     if form.get("comment", "").strip():
         body["comment"] = form["comment"]
-    if form.get("officer_id", "").isdigit():
+    if form.get("officer_id", "").isdecimal():
         body["officer_id"] = int(form["officer_id"])
     if form.get("with_clue") == "1":
         clue: dict[str, Any] = {

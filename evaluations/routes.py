@@ -67,7 +67,14 @@ def scan(token: str):
 @limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
 @bp.input(WeChatSignIn, arg_name="body")
 @bp.output(ResidentTokenOut)
-@bp.doc(responses={401: "登录凭证无效", 503: "微信繁忙或未配置"})
+@bp.doc(
+    responses={
+        401: "登录凭证无效",
+        429: "登录过于频繁",
+        502: "微信接口出错",
+        503: "微信繁忙或未配置",
+    }
+)
 def sign_in_wechat(body: WeChatSignIn):
     """小程序登录：wx.login 的 code 换取本系统令牌（openid 只保存带密钥的哈希）"""
     resident = wechat_sign_in(body.code)
@@ -78,6 +85,7 @@ def sign_in_wechat(body: WeChatSignIn):
 @bp.post("/auth/h5")
 @limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
 @bp.output(ResidentTokenOut)
+@bp.doc(responses={429: "请求过于频繁"})
 def sign_in_h5():
     """微信外的浏览器：领取一个匿名设备身份的令牌（评价记为 h5 渠道）"""
     resident = h5_sign_in()
@@ -111,6 +119,8 @@ def _idempotency_key() -> str | None:
 @bp.output(EvaluationOut, status_code=201)
 @bp.doc(
     responses={
+        403: "工作人员不能评价本单位",
+        404: "二维码不存在",
         409: "今天已评价过该二维码，或相同 Idempotency-Key 的请求正在处理",
         410: "二维码已停用",
         429: "请求过于频繁",

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, StringConstraints, model_validator
 
 from app.org.models import UnitKind
-from app.schemas import Schema
+from app.schemas import MAX_ID, Schema, StrictId
 from evaluations.questionnaire import ClueCategory
 
 
@@ -84,7 +84,7 @@ class ClueIn(Schema):
     description: Annotated[str, StringConstraints(min_length=5, max_length=2000)] = Field(
         description="问题经过：时间、地点、事情"
     )
-    officer_id: StrictInt | None = Field(None, description="被反映的人员（须属于被评价单位）")
+    officer_id: StrictId | None = Field(None, description="被反映的人员（须属于被评价单位）")
     identity: Literal["anonymous", "confidential"] = Field(
         description="anonymous 匿名；confidential 实名保密（须留电话，仅审核人员可见）"
     )
@@ -111,10 +111,14 @@ class EvaluationIn(Schema):
         None, max_length=10, description="原因标签，须是问卷中该等级的选项"
     )
     comment: Annotated[str, StringConstraints(max_length=500)] | None = None
-    officer_id: StrictInt | None = Field(None, description="被评价的人员（须属于被评价单位）")
+    officer_id: StrictId | None = Field(None, description="被评价的人员（须属于被评价单位）")
     clue: ClueIn | None = None
-    scene: StrictInt | None = Field(None, description="小程序进入场景值（1011/1047 现场扫码）")
-    scancode_time: StrictInt | None = Field(None, ge=0, description="小程序扫码时间（秒）")
+    scene: StrictInt | None = Field(
+        None, ge=0, le=MAX_ID, description="小程序进入场景值（1011/1047 现场扫码）"
+    )
+    scancode_time: StrictInt | None = Field(
+        None, ge=0, le=4_102_444_800, description="小程序扫码时间（Unix 秒，2100 年以前）"
+    )
 
 
 class ClueSummary(Schema):

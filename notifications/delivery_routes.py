@@ -141,7 +141,12 @@ class HotlineCallbackOut(Schema):
     description="请求头 X-Pingyi-Timestamp 为 Unix 秒，须在 ±5 分钟内；X-Pingyi-Signature 为 "
     'HMAC-SHA256(共享密钥, 时间戳 + "." + 原始请求体) 的十六进制。'
     "同一事件重复送达得到 200 和线索当前状态。",
-    responses={401: "签名或时间戳不对", 404: "没有这个受理编号", 409: "线索不在“已转 12345”状态"},
+    responses={
+        401: "签名或时间戳不对",
+        404: "没有这个受理编号",
+        409: "线索不在“已转 12345”状态",
+        503: "未配置 12345 平台对接密钥",
+    },
 )
 def hotline_callback(body: HotlineCallbackIn):
     """12345 平台回传办理结果（签名校验，可重复送达）"""

@@ -18,7 +18,7 @@ from app.errors import ApiError
 from app.extensions import db
 from app.org import service as org_service
 from app.org.models import Role, StaffAccount, Unit, subtree_ids
-from app.schemas import Page, PageQuery, Schema
+from app.schemas import Id, Page, PageQuery, Schema
 from clues.models import Clue
 from clues.schemas import UnitRef
 from notifications.letters import ANSWERABLE, get_letter, respond_to_letter
@@ -37,9 +37,7 @@ class LetterQuery(PageQuery):
     kind: LetterKind | None = Field(
         None, description="reminder 提醒函；supervision 督办函；escalation 提级督办函；notice 通报"
     )
-    unit_id: int | None = Field(
-        None, ge=1, description="只看发给该单位及其下级单位的函件（不含通报）"
-    )
+    unit_id: Id | None = Field(None, description="只看发给该单位及其下级单位的函件（不含通报）")
     year: int | None = Field(None, ge=2000, le=2100, description="文号年份")
 
 
@@ -149,6 +147,7 @@ def _unit_of_letter(letter_id: int, **_: object) -> Unit | None:
 @staff_required()
 @bp.input(LetterQuery, location="query", arg_name="query")
 @bp.output(LetterPage)
+@bp.doc(responses={404: "单位不存在"})
 def list_letters(query: LetterQuery):
     """函件列表：发给本人管辖范围内单位的提醒函、督办函，以及全部通报（按时间倒序）"""
     staff = current_staff()

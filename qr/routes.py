@@ -62,6 +62,7 @@ def _font() -> str:
 @staff_required(Role.ADMIN)
 @bp.input(QRCodeIn, arg_name="body")
 @bp.output(QRCodeOut, status_code=201)
+@bp.doc(responses={404: "单位或人员不存在", 409: "已有有效二维码，或单位、人员已停用"})
 def issue(body: QRCodeIn):
     """签发二维码（单位码、窗口码或人员码）"""
     unit = org_service.get_unit(body.unit_id)
@@ -76,6 +77,7 @@ def issue(body: QRCodeIn):
 @staff_required(Role.ADMIN)
 @bp.input(QRCodeQuery, location="query", arg_name="query")
 @bp.output(QRCodePage)
+@bp.doc(responses={404: "单位不存在"})
 def list_codes(query: QRCodeQuery):
     """二维码列表（本人管辖范围内，可按单位子树和状态筛选）"""
     root = current_staff().unit
@@ -100,6 +102,7 @@ def get(code_id: int):
 @staff_required(Role.ADMIN, scope=_unit_of_code)
 @bp.input(RevokeIn, arg_name="body")
 @bp.output(QRCodeOut)
+@bp.doc(responses={409: "二维码已停用"})
 def revoke(code_id: int, body: RevokeIn):
     """停用二维码：再扫描得到 410，并指向单位现在的二维码"""
     code = service.revoke_code(service.get_code(code_id), reason=body.reason)
@@ -110,6 +113,7 @@ def revoke(code_id: int, body: RevokeIn):
 @bp.post("/qr-codes/<int:code_id>/rotate")
 @staff_required(Role.ADMIN, scope=_unit_of_code)
 @bp.output(QRCodeOut, status_code=201)
+@bp.doc(responses={409: "二维码已停用"})
 def rotate(code_id: int):
     """轮换一个二维码：停用旧码并签发新码，返回新码"""
     replacement = service.rotate_code(service.get_code(code_id))
@@ -200,7 +204,9 @@ def scans(code_id: int, query: ScanCountQuery):
         200: {
             "description": "ZIP 或 PDF",
             "content": {"application/zip": {}, "application/pdf": {}},
-        }
+        },
+        404: "单位不存在，或没有有效的二维码",
+        503: "服务器缺少中文字体",
     }
 )
 def export(query: ExportQuery):

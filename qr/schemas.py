@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.schemas import Page, PageQuery, Schema
+from app.schemas import Id, Page, PageQuery, Schema
 from qr.models import QRStatus
 
 
 class QRCodeIn(Schema):
-    unit_id: int
-    officer_id: int | None = Field(None, description="人员码：该单位的人员")
+    unit_id: Id
+    officer_id: Id | None = Field(None, description="人员码：该单位的人员")
     label: Annotated[str, StringConstraints(max_length=50)] = Field(
         "", description="窗口码：窗口名称，如“户籍窗口 2 号”"
     )
@@ -39,7 +39,7 @@ class QRCodeList(Schema):
 
 
 class QRCodeQuery(PageQuery):
-    unit_id: int | None = Field(None, description="只看该单位及其下级单位的二维码")
+    unit_id: Id | None = Field(None, description="只看该单位及其下级单位的二维码")
     status: QRStatus | None = None
 
 
@@ -56,7 +56,7 @@ class ImageQuery(Schema):
 
 
 class ExportQuery(Schema):
-    unit_id: int
+    unit_id: Id
     format: Literal["zip", "pdf"] = "pdf"
 
 

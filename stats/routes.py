@@ -41,7 +41,10 @@ RANKING_EXPORT_ROLES = (Role.SCREENER, Role.SUPERIOR, Role.ANALYST, Role.ADMIN)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
-_FILE_DOC = {200: {"description": "文件", "content": {XLSX: {}, "text/csv": {}}}}
+_FILE_DOC = {
+    200: {"description": "文件", "content": {XLSX: {}, "text/csv": {}}},
+    404: "单位不存在",
+}
 
 
 # ---------------------------------------------------------------- parameters

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import ConfigDict, Field
 
-from app.schemas import Schema
+from app.schemas import Day, Id, Schema
 from stats.ranking import Period
 
 
@@ -15,22 +15,22 @@ class PeriodQuery(Schema):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: date | None = Field(
+    from_: Day | None = Field(
         None, alias="from", description="起始日期（北京时间，含当日）；默认截止日期所在月的1日"
     )
-    to: date | None = Field(None, description="截止日期（北京时间，含当日）；默认今天")
-    unit_id: int | None = Field(None, ge=1, description="统计该单位及其下级单位；默认本人所在单位")
+    to: Day | None = Field(None, description="截止日期（北京时间，含当日）；默认今天")
+    unit_id: Id | None = Field(None, description="统计该单位及其下级单位；默认本人所在单位")
 
 
 class RankingQuery(Schema):
     model_config = ConfigDict(populate_by_name=True)
 
     period: Period = Field(Period.WEEK, description="week：周一至周日；month：自然月")
-    day: date | None = Field(
+    day: Day | None = Field(
         None, alias="date", description="取包含该日期的周或月；默认最近一个完整的周或月"
     )
-    unit_id: int | None = Field(
-        None, ge=1, description="只排该单位及其下级单位；默认全部单位（与每周、每月通报一致）"
+    unit_id: Id | None = Field(
+        None, description="只排该单位及其下级单位；默认全部单位（与每周、每月通报一致）"
     )
 
 

@@ -84,7 +84,7 @@ def list_units(query: UnitQuery):
 @staff_required(Role.ADMIN)
 @bp.input(UnitIn, arg_name="body")
 @bp.output(UnitOut, status_code=201)
-@bp.doc(responses={409: "编码重复"})
+@bp.doc(responses={404: "上级单位不存在", 409: "编码重复，或上级单位已停用"})
 def create_unit(body: UnitIn):
     """新增单位"""
     unit = service.create_unit(
@@ -111,6 +111,7 @@ def get_unit(unit_id: int):
 @staff_required(Role.ADMIN, scope=_unit_of_unit)
 @bp.input(UnitPatch, arg_name="body")
 @bp.output(UnitOut)
+@bp.doc(responses={404: "单位或新的上级单位不存在", 409: "编码重复，或移到自己的下级之下"})
 def update_unit(unit_id: int, body: UnitPatch):
     """修改单位（可调整上级单位，下级随之移动）"""
     changes = body.model_dump(exclude_unset=True)
@@ -123,6 +124,7 @@ def update_unit(unit_id: int, body: UnitPatch):
 @bp.post("/units/<int:unit_id>/deactivate")
 @staff_required(Role.ADMIN, scope=_unit_of_unit)
 @bp.output(UnitOut)
+@bp.doc(responses={409: "还有启用中的下级单位"})
 def deactivate_unit(unit_id: int):
     """停用单位（不删除）"""
     unit = service.deactivate_unit(service.get_unit(unit_id))
@@ -133,6 +135,7 @@ def deactivate_unit(unit_id: int):
 @bp.post("/units/<int:unit_id>/activate")
 @staff_required(Role.ADMIN, scope=_unit_of_unit)
 @bp.output(UnitOut)
+@bp.doc(responses={409: "上级单位已停用"})
 def activate_unit(unit_id: int):
     """重新启用单位"""
     unit = service.activate_unit(service.get_unit(unit_id))
@@ -159,6 +162,7 @@ def list_officers(unit_id: int, query: OfficerQuery):
 @staff_required(Role.ADMIN, scope=_unit_of_unit)
 @bp.input(OfficerIn, arg_name="body")
 @bp.output(OfficerOut, status_code=201)
+@bp.doc(responses={409: "警号重复，或单位已停用"})
 def create_officer(unit_id: int, body: OfficerIn):
     """新增人员"""
     officer = service.create_officer(
@@ -183,6 +187,7 @@ def get_officer(officer_id: int):
 @staff_required(Role.ADMIN, scope=_unit_of_officer)
 @bp.input(OfficerPatch, arg_name="body")
 @bp.output(OfficerOut)
+@bp.doc(responses={404: "人员或调往的单位不存在", 409: "警号重复"})
 def update_officer(officer_id: int, body: OfficerPatch):
     """修改人员信息或调动单位"""
     changes = body.model_dump(exclude_unset=True)
@@ -239,6 +244,7 @@ def list_staff(query: StaffQuery):
 @staff_required(Role.ADMIN)
 @bp.input(StaffIn, arg_name="body")
 @bp.output(StaffOut, status_code=201)
+@bp.doc(responses={404: "单位不存在", 409: "用户名重复，或单位已停用"})
 def create_staff(body: StaffIn):
     """新增工作人员账号"""
     account = service.create_staff(
@@ -277,6 +283,14 @@ def change_my_password(body: PasswordChange):
 @staff_required()
 @bp.input(WeChatBindIn, arg_name="body")
 @bp.output(StaffOut)
+@bp.doc(
+    responses={
+        401: "未登录，或微信登录凭证无效",
+        409: "该微信已绑定到另一个账号",
+        502: "微信接口出错",
+        503: "微信繁忙或未配置",
+    }
+)
 def bind_my_wechat(body: WeChatBindIn):
     """绑定本人微信：绑定后不能用该微信评价本单位及下级单位"""
     account = current_staff()
@@ -297,6 +311,7 @@ def get_staff(staff_id: int):
 @staff_required(Role.ADMIN, scope=_unit_of_staff)
 @bp.input(StaffPatch, arg_name="body")
 @bp.output(StaffOut)
+@bp.doc(responses={404: "账号或单位不存在"})
 def update_staff(staff_id: int, body: StaffPatch):
     """修改工作人员账号（改角色或单位会使其令牌失效）"""
     changes = body.model_dump(exclude_unset=True)
@@ -309,6 +324,7 @@ def update_staff(staff_id: int, body: StaffPatch):
 @bp.post("/staff/<int:staff_id>/deactivate")
 @staff_required(Role.ADMIN, scope=_unit_of_staff)
 @bp.output(StaffOut)
+@bp.doc(responses={409: "不能停用自己的账号"})
 def deactivate_staff(staff_id: int):
     """停用工作人员账号（不删除，立即失效）"""
     account = service.set_staff_active(
@@ -360,7 +376,7 @@ def _session_body(account: StaffAccount) -> dict:
 @limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
 @bp.input(SessionIn, arg_name="body")
 @bp.output(SessionOut)
-@bp.doc(responses={401: "用户名或密码错误", 423: "账号已临时锁定"})
+@bp.doc(responses={401: "用户名或密码错误", 423: "账号已临时锁定", 429: "登录过于频繁"})
 def sign_in(body: SessionIn):
     """工作人员登录：返回有时效的令牌；连续 5 次密码错误锁定 15 分钟"""
     result = service.authenticate_staff(username=body.username, password=body.password)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, computed_field
+from pydantic import Field, StringConstraints, model_validator
 
 from app.org.models import Role, UnitKind
-from app.schemas import Page, PageQuery, Schema
+from app.schemas import Id, Page, PageQuery, Schema
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -33,7 +33,7 @@ class UnitIn(Schema):
         description="单位类别：police 公安、court 法院、procuratorate 检察院、"
         "justice 司法行政、committee 政法委"
     )
-    parent_id: int = Field(description="上级单位（根单位由初始化命令创建）")
+    parent_id: Id = Field(description="上级单位（根单位由初始化命令创建）")
     region: Region = ""
     address: Address = ""
 
@@ -44,7 +44,7 @@ class UnitPatch(Schema):
     code: Code = None
     name: Name = None
     kind: UnitKind = None
-    parent_id: int = None
+    parent_id: Id = None
     region: Region = None
     address: Address = None
 
@@ -59,15 +59,19 @@ class UnitOut(Schema):
     region: str
     address: str
     is_active: bool
+    # A plain field filled in below rather than a computed field: the OpenAPI document shows
+    # response models as they validate, where a computed field does not exist, and the
+    # document must describe what the API sends.
+    kind_label: str = Field("", description="单位类别的中文名")
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def kind_label(self) -> str:
-        return self.kind.label
+    @model_validator(mode="after")
+    def _label_kind(self) -> UnitOut:
+        self.kind_label = self.kind.label
+        return self
 
 
 class UnitQuery(PageQuery):
-    parent_id: int | None = None
+    parent_id: Id | None = None
     kind: UnitKind | None = None
     is_active: bool | None = None
     q: Annotated[str, StringConstraints(max_length=50)] | None = Field(
@@ -94,7 +98,7 @@ class OfficerPatch(Schema):
     name: PersonName = None
     staff_no: StaffNo = None
     position: ShortText = None
-    unit_id: int = Field(None, description="调往的单位")
+    unit_id: Id = Field(None, description="调往的单位")
 
 
 class OfficerOut(Schema):
@@ -125,7 +129,7 @@ class StaffIn(Schema):
         description="screener 审核交办、verifier 核查、superior 上级审核、"
         "liaison 纪检联络员、analyst 统计分析、admin 系统管理员"
     )
-    unit_id: int
+    unit_id: Id
 
 
 class StaffPatch(Schema):
@@ -133,7 +137,7 @@ class StaffPatch(Schema):
 
     display_name: PersonName = None
     role: Role = None
-    unit_id: int = None
+    unit_id: Id = None
 
 
 class StaffOut(Schema):
@@ -150,7 +154,7 @@ class StaffOut(Schema):
 
 class StaffQuery(PageQuery):
     role: Role | None = None
-    unit_id: int | None = None
+    unit_id: Id | None = None
     is_active: bool | None = None
 
 

@@ -7,21 +7,25 @@ case in CASES below, fails this file.
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from app import create_app
 from app.org.models import Role
 from tests.conftest import base_config
-from tests.evaluations.helpers import use_sandbox
+from tests.evaluations.helpers import h5_resident, use_sandbox
 from tests.factories import PASSWORD, bearer, make_city, make_officer, make_staff, make_unit
 from tests.qr.factories import make_code
 
+HANDLING_ROLES = frozenset({Role.SCREENER, Role.VERIFIER, Role.SUPERIOR, Role.LIAISON, Role.ADMIN})
 # Endpoints anyone may call (no staff rule by design).
 PUBLIC = {
     "GET /healthz",
@@ -91,11 +95,18 @@ def _unit_body(w: World) -> dict:
     }
 
 
-def clue_in(w: World, unit_key: str, status: str, *, category: str = "conduct") -> int:
+def clue_in(
+    w: World,
+    unit_key: str,
+    status: str,
+    *,
+    category: str = "conduct",
+    assign_to: str | None = None,
+) -> int:
     """A fresh clue about `unit_key`'s unit, driven through the services to `status`:
     submitted, accepted, assigned, verifying, extension (verifying with a pending request),
     reviewing, closed, appealed, referred (closed with a referral), received (referral signed
-    for)."""
+    for). It is verified by its own unit unless `assign_to` names another."""
     from app.extensions import db
     from app.org.models import StaffAccount, Unit
     from clues import service
@@ -129,7 +140,11 @@ def clue_in(w: World, unit_key: str, status: str, *, category: str = "conduct") 
         }.get(status, status)
         steps = [
             lambda: service.accept_clue(clue, staff=staff[Role.SCREENER]),
-            lambda: service.assign_clue(clue, staff=staff[Role.SCREENER], unit=unit),
+            lambda: service.assign_clue(
+                clue,
+                staff=staff[Role.SCREENER],
+                unit=db.session.get(Unit, w.units[assign_to or unit_key].id),
+            ),
             lambda: service.start_verification(clue, staff=staff[Role.VERIFIER]),
             lambda: service.submit_report(
                 clue,
@@ -204,10 +219,15 @@ def referral_of(w: World, clue_id: int) -> int:
 
 
 def photo_of(w: World, clue_id: int) -> int:
+    return photo_row(w.app, clue_id)
+
+
+def photo_row(app, clue_id: int) -> int:
+    """A photo of the clue, written straight to the database."""
     from app.extensions import db
     from clues.models import CluePhoto
 
-    with w.app.app_context():
+    with app.app_context():
         photo = CluePhoto(clue_id=clue_id, sha256="0" * 64, content=b"\xff\xd8", width=1, height=1)
         db.session.add(photo)
         db.session.commit()
@@ -571,3 +591,382 @@ def test_access(app, client, world, endpoint):
             assert (outside.status_code, outside.json["error"]) == (403, "out_of_scope"), role
         inside = call(path_for(caller), bearer(app, caller))
         assert inside.status_code == case.status, (role, inside.get_json())
+
+
+# ---------------------------------------------------------------- object-level access (IDOR)
+
+CLUE_ENDPOINTS = sorted(
+    key for key in STAFF_ENDPOINTS if key.split(" ", 1)[1].startswith("/api/v1/clues/<int:")
+)
+# Resident endpoints that name a clue by its tracking number.
+MY_CLUE_ENDPOINTS = sorted(key for key in RESIDENT if "<tracking_no>" in key)
+
+
+def _fill(rule: str, **values: Any) -> str:
+    """A rule with its arguments filled in; arguments not given become 1."""
+    return re.sub(
+        r"<(?:\w+:)?(\w+)>", lambda m: str(values.get(m.group(1), 1)), rule.split(" ", 1)[1]
+    )
+
+
+def _clue_state(app, clue_id: int) -> tuple[str, int]:
+    """A clue's status and how many events it has: what any action would change."""
+    from app.extensions import db
+    from clues.models import Clue, ClueEvent
+
+    with app.app_context():
+        clue = db.session.get(Clue, clue_id)
+        events = db.session.scalar(sa.select(sa.func.count()).where(ClueEvent.clue_id == clue_id))
+        return clue.status.value, events
+
+
+def _tracking_no(app, clue_id: int) -> str:
+    from app.extensions import db
+    from clues.models import Clue
+
+    with app.app_context():
+        return db.session.get(Clue, clue_id).tracking_no
+
+
+def test_staff_endpoints_refuse_resident_tokens(app, client):
+    resident = h5_resident(client)
+    for endpoint in STAFF_ENDPOINTS:
+        method = endpoint.split(" ", 1)[0]
+        response = client.open(_fill(endpoint), method=method, headers=resident, json={})
+        assert (response.status_code, response.json["error"]) == (401, "token_invalid"), endpoint
+
+
+def test_a_verifier_reaches_no_clue_their_unit_was_not_given(app, client, world):
+    """A verifier of station A, on every clue endpoint (read and action), for a clue station
+    B verifies, a clue about station A that station B verifies (the reported unit does not
+    verify itself) and a clue about station A not yet assigned: 403, nothing shown, nothing
+    changed. Station B's verifier reads the first two (they are there to be found)."""
+    verifier_a = make_staff(app, Role.VERIFIER, world.units["station_a"])
+    verifier_b = make_staff(app, Role.VERIFIER, world.units["station_b"])
+    clues = {
+        "verified by B": clue_in(world, "station_b", "verifying"),
+        "about A, verified by B": clue_in(world, "station_a", "verifying", assign_to="station_b"),
+        "about A, not yet assigned": clue_in(world, "station_a", "submitted"),
+    }
+    for name, clue_id in clues.items():
+        photo_id = photo_of(world, clue_id)
+        before = _clue_state(app, clue_id)
+        tracking_no = _tracking_no(app, clue_id)
+        if name != "about A, not yet assigned":
+            seen = client.get(f"/api/v1/clues/{clue_id}", headers=bearer(app, verifier_b))
+            assert seen.status_code == 200, (name, seen.json)
+        for endpoint in CLUE_ENDPOINTS:
+            method = endpoint.split(" ", 1)[0]
+            path = _fill(endpoint, clue_id=clue_id, photo_id=photo_id)
+            response = client.open(path, method=method, headers=bearer(app, verifier_a), json={})
+            expected = "out_of_scope" if Role.VERIFIER in ENDPOINTS[endpoint].roles else "forbidden"
+            assert (response.status_code, response.json["error"]) == (403, expected), (
+                name,
+                endpoint,
+                response.json,
+            )
+            assert tracking_no not in response.text and "矩阵测试线索内容" not in response.text
+        assert _clue_state(app, clue_id) == before, name
+        listed = client.get("/api/v1/clues", headers=bearer(app, verifier_a)).json["items"]
+        assert tracking_no not in [item["tracking_no"] for item in listed], name
+
+
+# How each resident endpoint about one clue is called, from the status the clue needs for
+# its owner to succeed; a new endpoint without a case fails the file.
+MY_CLUE_CASES: dict[str, tuple[str, Callable[[], dict], int]] = {
+    "GET /api/v1/me/clues/<tracking_no>": ("submitted", lambda: {}, 200),
+    "POST /api/v1/me/clues/<tracking_no>/appeal": (
+        "closed",
+        lambda: {"json": {"reason": "处理结果不公正，要求复核"}},
+        200,
+    ),
+    "POST /api/v1/me/clues/<tracking_no>/rerating": (
+        "closed",
+        lambda: {"json": {"level": 2, "resolved": False}},
+        200,
+    ),
+    "POST /api/v1/me/clues/<tracking_no>/photos": (
+        "submitted",
+        lambda: {
+            "data": {"photo": (io.BytesIO(_jpeg()), "p.jpg")},
+            "content_type": "multipart/form-data",
+        },
+        201,
+    ),
+}
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_every_resident_clue_endpoint_has_a_case():
+    assert sorted(MY_CLUE_CASES) == MY_CLUE_ENDPOINTS
+
+
+@pytest.mark.parametrize("endpoint", MY_CLUE_ENDPOINTS)
+def test_another_residents_clue_is_not_found_on_every_resident_endpoint(app, client, endpoint):
+    """Another resident asking for, appealing, re-rating or adding a photo to someone's
+    clue gets exactly the answer an unknown tracking number gets (404: existence does not
+    leak) and changes nothing: the owner then does the same successfully."""
+    from tests.clues.factories import make_cast
+
+    status, request_args, owner_status = MY_CLUE_CASES[endpoint]
+    method = endpoint.split(" ", 1)[0]
+    cast = make_cast(app, client)
+    clue = cast.drive(status)
+    stranger = h5_resident(client)
+
+    def call(tracking_no: str, headers: dict[str, str]):
+        path = _fill(endpoint, tracking_no=tracking_no)
+        return client.open(path, method=method, headers=headers, **request_args())
+
+    unknown = call("XQ20200101-9999", stranger)
+    for who in (stranger, h5_resident(client)):
+        refused = call(clue.tracking_no, who)
+        assert refused.status_code == 404, refused.json
+        assert (refused.json["error"], refused.json["message"]) == (
+            unknown.json["error"],
+            unknown.json["message"],
+        )
+        assert refused.json["details"] == {"tracking_no": clue.tracking_no}
+    assert client.get("/api/v1/me/clues", headers=stranger).json["items"] == []
+    owner = call(clue.tracking_no, cast.resident)
+    assert owner.status_code == owner_status, owner.json
+
+
+# Where each role sits when it is also the officer a clue accuses (where it would otherwise
+# see the clue).
+ACCUSED_HOME = {
+    Role.SCREENER: "city",
+    Role.VERIFIER: "station_a",
+    Role.SUPERIOR: "district_a",
+    Role.LIAISON: "city",
+    Role.ADMIN: "city",
+}
+
+
+@pytest.mark.parametrize("role", list(ACCUSED_HOME), ids=lambda r: r.value)
+def test_the_accused_officers_own_account_never_reaches_the_clue(app, client, role):
+    """Whatever their role, the staff account of the officer a clue is about cannot list,
+    read, act on, export or read the reporter of that clue, in the API or the console; a
+    colleague in the same role and place can."""
+    from app.extensions import db
+    from app.org.models import StaffAccount
+    from clues.models import Referral
+    from tests.clues.factories import make_cast
+    from tests.console.helpers import login_form
+
+    cast = make_cast(app, client)
+    clue = cast.drive("closed")  # about officer 李明 of station A, substantiated
+    cast.step(cast.screener, clue.id, "refer", to="closed")
+    accused = make_staff(app, role, cast.units[ACCUSED_HOME[role]])
+    with app.app_context():
+        db.session.get(StaffAccount, accused.id).officer_id = cast.officer.id
+        referral_id = db.session.scalar(sa.select(Referral.id).where(Referral.clue_id == clue.id))
+        db.session.commit()
+    photo_id = photo_row(app, clue.id)
+    colleague = getattr(cast, role.value)
+    before = _clue_state(app, clue.id)
+
+    def visible_to(who) -> dict[str, bool]:
+        headers = bearer(app, who)
+        found = {
+            "list": clue.tracking_no in client.get("/api/v1/clues", headers=headers).text,
+            "detail": client.get(f"/api/v1/clues/{clue.id}", headers=headers).status_code == 200,
+        }
+        if role in (Role.LIAISON, Role.ADMIN):
+            referrals = client.get("/api/v1/referrals", headers=headers).json["items"]
+            found["referrals"] = clue.id in [item["clue_id"] for item in referrals]
+            found["referral"] = (
+                client.get(f"/api/v1/referrals/{referral_id}", headers=headers).status_code == 200
+            )
+        if role in (Role.SCREENER, Role.SUPERIOR, Role.ADMIN):
+            found["ledger"] = clue.tracking_no in client.get(
+                "/api/v1/exports/clues.csv", headers=headers
+            ).get_data(as_text=True)
+        console = app.test_client()
+        assert login_form(console, who.username, PASSWORD).status_code == 303
+        found["console"] = console.get(f"/console/clues/{clue.id}").status_code == 200
+        return found
+
+    assert all(visible_to(colleague).values()), visible_to(colleague)
+    assert not any(visible_to(accused).values()), visible_to(accused)
+    for endpoint in CLUE_ENDPOINTS:
+        method = endpoint.split(" ", 1)[0]
+        path = _fill(endpoint, clue_id=clue.id, photo_id=photo_id)
+        response = client.open(path, method=method, headers=bearer(app, accused), json={})
+        assert response.status_code == 403, (endpoint, response.json)
+        assert response.json["error"] in ("out_of_scope", "forbidden"), endpoint
+    assert _clue_state(app, clue.id) == before
+
+
+def test_lists_and_files_never_include_another_subtrees_objects(app, client, world):
+    """Staff of district A, every role: the clue, letter and referral lists and the ledger
+    show station A's objects and never station B's; asking for B's unit by query is refused
+    or empty; another's inbox item and another clue's photo are not found."""
+    from app.extensions import db
+    from notifications.models import InboxItem
+
+    letter_a, letter_b = letter_of(world, "station_a"), letter_of(world, "station_b")
+    no_in, no_out = _tracking_no(app, world.clue_in), _tracking_no(app, world.clue_out)
+    referral_in = referral_of(world, world.clue_in)
+    referral_out = referral_of(world, world.clue_out)
+    unit_b = world.units["station_b"].id
+    for role in Role:
+        caller = make_staff(app, role, world.units["district_a"])
+        headers = bearer(app, caller)
+
+        def ids(path: str, key: str = "id", headers=headers) -> set[Any]:
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, (path, response.json)
+            return {item[key] for item in response.json["items"]}
+
+        letters = ids("/api/v1/letters")
+        assert letter_a in letters and letter_b not in letters, role
+        refused = client.get(f"/api/v1/letters?unit_id={unit_b}", headers=headers)
+        assert (refused.status_code, refused.json["error"]) == (403, "out_of_scope"), role
+        if role in HANDLING_ROLES:
+            clues = ids("/api/v1/clues", "tracking_no")
+            assert no_in in clues and no_out not in clues, role
+            assert ids(f"/api/v1/clues?unit_id={unit_b}", "tracking_no") == set(), role
+        if role in (Role.LIAISON, Role.ADMIN):
+            referrals = ids("/api/v1/referrals")
+            assert referral_in in referrals and referral_out not in referrals, role
+        if role in (Role.SCREENER, Role.SUPERIOR, Role.ADMIN):
+            ledger = client.get("/api/v1/exports/clues.csv", headers=headers)
+            assert ledger.status_code == 200, role
+            text = ledger.get_data(as_text=True)
+            assert no_in in text and no_out not in text, role
+    # Someone else's inbox item, someone else's photo under a clue one may see.
+    owner, other = (make_staff(app, Role.SCREENER, world.units["district_a"]) for _ in range(2))
+    item = inbox_item_for(world, owner)
+    stolen = client.post(f"/api/v1/inbox/{item}/read", headers=bearer(app, other))
+    assert stolen.status_code == 404, stolen.json
+    with app.app_context():
+        assert db.session.get(InboxItem, item).read_at is None
+    screener = make_staff(app, Role.SCREENER, world.units["district_a"])
+    photo = client.get(
+        f"/api/v1/clues/{world.clue_in}/photos/{photo_of(world, world.clue_out)}",
+        headers=bearer(app, screener),
+    )
+    assert photo.status_code == 404, photo.json
+
+
+# Objects named in a body or a query rather than the path: (role, method, path, body) →
+# the refusal. Station B is outside district A, where every caller sits.
+def _body_references(w: World) -> dict[str, tuple[Role, str, str, dict | None, tuple]]:
+    b = w.units["station_b"].id
+    query = f"unit_id={b}"
+    denied = (403, "out_of_scope")
+    submitted = clue_in(w, "station_a", "submitted")
+    return {
+        "merge into B's clue": (
+            Role.SCREENER,
+            "POST",
+            f"/api/v1/clues/{submitted}/merge",
+            {"master_id": clue_in(w, "station_b", "accepted")},
+            denied,
+        ),
+        # Scope before state: a closed-to-merging master of B must not say so with a 409.
+        "merge into B's rejected clue": (
+            Role.SCREENER,
+            "POST",
+            f"/api/v1/clues/{submitted}/merge",
+            {"master_id": _rejected(w, "station_b")},
+            denied,
+        ),
+        "assign to B": (
+            Role.SCREENER,
+            "POST",
+            f"/api/v1/clues/{clue_in(w, 'station_a', 'accepted')}/assign",
+            {"unit_id": b},
+            denied,
+        ),
+        "assign B's verifier": (
+            Role.SCREENER,
+            "POST",
+            f"/api/v1/clues/{clue_in(w, 'station_a', 'accepted')}/assign",
+            {"unit_id": w.units["station_a"].id, "assignee_id": w.staff_out.id},
+            (422, "validation_error"),
+        ),
+        "register a clue about B": (
+            Role.SCREENER,
+            "POST",
+            "/api/v1/clues",
+            {
+                "source": "survey",
+                "category": "conduct",
+                "unit_id": b,
+                "description": "民意测评反映的问题",
+            },
+            denied,
+        ),
+        "issue a code for B": (Role.ADMIN, "POST", "/api/v1/qr-codes", {"unit_id": b}, denied),
+        "move a staff member to B": (
+            Role.ADMIN,
+            "PATCH",
+            f"/api/v1/staff/{w.staff_in.id}",
+            {"unit_id": b},
+            denied,
+        ),
+        "create staff at B": (
+            Role.ADMIN,
+            "POST",
+            "/api/v1/staff",
+            {
+                "username": f"idor{next(_serial)}",
+                "password": "Matrix2026",
+                "display_name": "越权",
+                "role": "admin",
+                "unit_id": b,
+            },
+            denied,
+        ),
+        "move an officer to B": (
+            Role.ADMIN,
+            "PATCH",
+            f"/api/v1/officers/{w.officer_in.id}",
+            {"unit_id": b},
+            denied,
+        ),
+        "move a unit under B": (
+            Role.ADMIN,
+            "PATCH",
+            f"/api/v1/units/{w.leaf_in.id}",
+            {"parent_id": b},
+            denied,
+        ),
+        "statistics of B": (Role.ANALYST, "GET", f"/api/v1/stats/overview?{query}", None, denied),
+        "ledger of B": (Role.SCREENER, "GET", f"/api/v1/exports/clues.csv?{query}", None, denied),
+        "letters of B": (Role.VERIFIER, "GET", f"/api/v1/letters?{query}", None, denied),
+        "codes of B": (Role.ADMIN, "GET", f"/api/v1/qr-codes?{query}", None, denied),
+    }
+
+
+def _rejected(w: World, unit_key: str) -> int:
+    from app.extensions import db
+    from app.org.models import StaffAccount
+    from clues import service
+    from clues.models import RejectReason
+
+    clue_id = clue_in(w, unit_key, "submitted")
+    with w.app.app_context():
+        screener = db.session.get(StaffAccount, w.clue_staff[Role.SCREENER].id)
+        service.reject_clue(
+            service.get_clue(clue_id),
+            staff=screener,
+            reason=RejectReason.NO_SUBSTANCE,
+            message="内容不具体",
+        )
+        db.session.commit()
+    return clue_id
+
+
+def test_objects_named_in_bodies_and_queries_are_scoped_too(app, client, world):
+    for name, (role, method, path, body, refusal) in _body_references(world).items():
+        caller = make_staff(app, role, world.units["district_a"])
+        response = client.open(path, method=method, headers=bearer(app, caller), json=body)
+        assert (response.status_code, response.json["error"]) == refusal, (name, response.json)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 
 from app.extensions import db
 from app.org import service as org_service
@@ -116,6 +118,64 @@ class Cast:
         assert response.json["status"] == to, (action, response.json)
         return response.json
 
+    def close_and_refer(self, clue_id: int) -> None:
+        """Take a submitted clue to closed (substantiated misconduct) and refer it."""
+        for who, action, to, body in (
+            *self.path_to_closed(),
+            (self.screener, "refer", "closed", {}),
+        ):
+            self.step(who, clue_id, action, to=to, **body)
+
+    def path_to_closed(
+        self, report: dict[str, Any] | None = None
+    ) -> list[tuple[StaffAccount, str, str, dict[str, Any]]]:
+        """(who, action, resulting status, body) from submitted to closed at station A."""
+        return [
+            (self.screener, "accept", "accepted", {}),
+            (self.screener, "assign", "assigned", {"unit_id": self.units["station_a"].id}),
+            (self.verifier, "start", "verifying", {}),
+            (self.verifier, "submit_report", "reviewing", report or REPORT),
+            (self.superior, "approve", "closed", {}),
+        ]
+
+    def attach_photo(
+        self, tracking_no: str, image: bytes | None = None, resident: dict[str, str] | None = None
+    ) -> int:
+        """The resident adds a photo (by default a small JPEG) to their clue; its id."""
+        if image is None:
+            out = io.BytesIO()
+            Image.new("RGB", (32, 32), (0, 90, 200)).save(out, "JPEG")
+            image = out.getvalue()
+        response = self.client.post(
+            f"/api/v1/me/clues/{tracking_no}/photos",
+            headers=resident or self.resident,
+            data={"photo": (io.BytesIO(image), "photo.jpg")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    def supervise(self, dedupe_key: str, *, clue_id: int | None = None) -> int:
+        """A supervision letter to station A (about `clue_id`, if given); its id."""
+        from notifications.letters import LetterSpec, issue_letters
+        from notifications.models import LetterKind
+
+        with self.app.app_context():
+            (letter,) = issue_letters(
+                LetterKind.SUPERVISION,
+                [
+                    LetterSpec(
+                        dedupe_key=dedupe_key,
+                        unit_id=self.units["station_a"].id,
+                        title="关于逾期问题线索的督办函",
+                        body="甲区派出所：\n　　请书面说明逾期原因。",
+                        clue_id=clue_id,
+                    )
+                ],
+            )
+            db.session.commit()
+            return letter.id
+
     def appeal(
         self,
         tracking_no: str,
@@ -182,14 +242,7 @@ class Cast:
         elif status == "forwarded":
             self.step(self.screener, clue.id, "forward_12345", to="forwarded")
         elif status != "submitted":
-            path = [
-                (self.screener, "accept", "accepted", {}),
-                (self.screener, "assign", "assigned", {"unit_id": self.units["station_a"].id}),
-                (self.verifier, "start", "verifying", {}),
-                (self.verifier, "submit_report", "reviewing", report or REPORT),
-                (self.superior, "approve", "closed", {}),
-            ]
-            for who, action, to, body in path:
+            for who, action, to, body in self.path_to_closed(report):
                 self.step(who, clue.id, action, to=to, **body)
                 if to == status:
                     break

@@ -5,18 +5,14 @@ without a case here fails this file."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 
 from app.extensions import db
 from app.org.models import Role
 from clues.models import Referral
-from notifications.letters import LetterSpec, issue_letters
-from notifications.models import LetterKind
 from tests.console.helpers import csrf_of, sign_in
 
 ALL = frozenset(Role)
@@ -101,42 +97,13 @@ def world(app, cast) -> World:
     """A clue at station A that every handling role sees: closed, referred, with a photo; a
     supervision letter to station A."""
     clue = cast.file()
-    out = io.BytesIO()
-    Image.new("RGB", (32, 32), (0, 90, 200)).save(out, "JPEG")
-    photo = cast.client.post(
-        f"/api/v1/me/clues/{clue.tracking_no}/photos",
-        headers=cast.resident,
-        data={"photo": (io.BytesIO(out.getvalue()), "p.jpg")},
-        content_type="multipart/form-data",
-    )
-    assert photo.status_code == 201, photo.json
-    from tests.clues.factories import REPORT
-
-    for who, action, to, body in (
-        (cast.screener, "accept", "accepted", {}),
-        (cast.screener, "assign", "assigned", {"unit_id": cast.units["station_a"].id}),
-        (cast.verifier, "start", "verifying", {}),
-        (cast.verifier, "submit_report", "reviewing", REPORT),
-        (cast.superior, "approve", "closed", {}),
-        (cast.screener, "refer", "closed", {}),
-    ):
-        cast.step(who, clue.id, action, to=to, **body)
+    photo_id = cast.attach_photo(clue.tracking_no)
+    cast.close_and_refer(clue.id)
+    letter_id = cast.supervise("console-access", clue_id=clue.id)
     with app.app_context():
-        letter = issue_letters(
-            LetterKind.SUPERVISION,
-            [
-                LetterSpec(
-                    dedupe_key="console-access",
-                    unit_id=cast.units["station_a"].id,
-                    title="关于逾期问题线索的督办函",
-                    body="请说明逾期原因。",
-                    clue_id=clue.id,
-                )
-            ],
-        )[0]
         referral_id = db.session.scalar(sa.select(Referral.id).where(Referral.clue_id == clue.id))
         db.session.commit()
-    return World(clue.id, photo.json["id"], letter.id, referral_id, cast.code.id)
+    return World(clue.id, photo_id, letter_id, referral_id, cast.code.id)
 
 
 def _staff(cast):

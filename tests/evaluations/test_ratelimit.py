@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import uuid
 
@@ -109,3 +110,48 @@ def test_two_gunicorn_workers_share_the_limit_through_redis(app, database_url):
     assert sorted(statuses) == [201] * 4 + [429] * 12, statuses
     if len(pids) < 2:
         pytest.fail(f"请求只到达了一个工作进程（{pids}），无法证明限流跨进程共享")
+
+
+def _admitted_together(counter, limit, key: str, threads: int) -> int:
+    """How many of `threads` requests arriving at the same moment for `key` are let through."""
+    barrier = threading.Barrier(threads)
+    results: list[bool] = []
+
+    def hit() -> None:
+        barrier.wait()
+        results.append(counter.hit(limit, key))
+
+    started = [threading.Thread(target=hit) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return sum(results)
+
+
+def test_without_redis_the_app_counts_in_the_thread_safe_memory_storage(app):
+    from app.ratelimit import SerializedMemoryStorage, limiter
+
+    # In memory without Redis, and as the fallback when Redis is gone.
+    assert isinstance(limiter.storage, SerializedMemoryStorage)
+    assert isinstance(limiter._fallback_storage, SerializedMemoryStorage)
+
+
+def test_in_memory_counting_admits_exactly_the_limit_when_threads_meet_a_new_key():
+    """Without Redis (or after it went away) a gthread worker counts in memory: eight threads
+    arriving together for a new resident must let exactly the limit through, every time.
+    (limits' own MemoryStorage loses a count about once in a hundred such races.)"""
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from app.ratelimit import SerializedMemoryStorage
+
+    counter = FixedWindowRateLimiter(SerializedMemoryStorage())
+    limit = parse("4/minute")
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show at once
+    try:
+        admitted = [_admitted_together(counter, limit, f"id:{n}", 8) for n in range(1000)]
+    finally:
+        sys.setswitchinterval(switch_interval)
+    assert set(admitted) == {4}, {n: admitted.count(n) for n in set(admitted)}

@@ -16,11 +16,9 @@ from app import clock
 from app.extensions import db
 from notifications.dispatcher import DEFAULTS, backoff, dispatch_outbox, lease_due
 from notifications.models import OutboxMessage, SubscriptionQuota
-from tests.fixtures.hotline import ensure_delivery_routes
 from tests.notifications.test_wechat_channel import (
     SEND,
     T0,
-    connect_wechat,
     dispatch,
     queue,
     quota,
@@ -29,18 +27,6 @@ from tests.notifications.test_wechat_channel import (
 )
 
 LEASE = timedelta(seconds=DEFAULTS["OUTBOX_LEASE_SECONDS"])
-
-
-@pytest.fixture
-def wired_app(app: Flask) -> Flask:
-    ensure_delivery_routes(app)
-    return app
-
-
-@pytest.fixture
-def wechat(wired_app, wechat_sandbox):
-    connect_wechat(wired_app, wechat_sandbox)
-    return wechat_sandbox
 
 
 @pytest.fixture

@@ -32,8 +32,7 @@ from notifications.dispatcher import dispatch_outbox
 from notifications.models import Channel, OutboxMessage, SubscriptionQuota, WeChatContact
 from notifications.outbox import enqueue
 from tests.clues.factories import make_cast
-from tests.evaluations.helpers import h5_resident, use_sandbox, wechat_resident
-from tests.fixtures.hotline import ensure_delivery_routes
+from tests.evaluations.helpers import h5_resident, wechat_resident
 
 SEND = "/cgi-bin/message/subscribe/send"
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Beijing
@@ -46,15 +45,6 @@ class Subscriber:
     headers: dict[str, str]
     openid: str
     resident_id: int
-
-
-def connect_wechat(app: Flask, sandbox: Any) -> None:
-    """Point the app at the sandbox and register our templates there (as WeChat's console)."""
-    use_sandbox(app, sandbox)
-    with app.app_context():
-        registered = sandbox_templates()
-    for template_id, keys in registered.items():
-        sandbox.add_template(template_id, keys)
 
 
 def template_id(app: Flask, kind: str) -> str:
@@ -142,19 +132,6 @@ def frozen():
     clock.set_now(T0)
     yield T0
     clock.set_now(None)
-
-
-@pytest.fixture
-def wired_app(app: Flask) -> Flask:
-    """The app with the delivery endpoints registered (before its first request)."""
-    ensure_delivery_routes(app)
-    return app
-
-
-@pytest.fixture
-def wechat(wired_app, wechat_sandbox):
-    connect_wechat(wired_app, wechat_sandbox)
-    return wechat_sandbox
 
 
 # ---------------------------------------------------------------- fitting values to the limits
