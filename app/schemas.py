@@ -4,10 +4,16 @@ responses read ORM attributes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
+from apiflask.schema_adapters import registry
+from apiflask.schema_adapters.pydantic import PydanticAdapter
+from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from app.db import db
@@ -32,6 +38,42 @@ UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 UNSTORABLE_MESSAGE = "含有无法保存的字符（空字符、控制字符或残缺的 Unicode 字符）"
 
 
+# Set while a request's own data is validated. The same schemas also shape responses, whose
+# text comes from the database: it was judged when it came in (or by whoever stored it some
+# other way) and is never judged again, so an old row cannot turn every read into a 500.
+_validating_request: ContextVar[bool] = ContextVar("validating_request", default=False)
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+@contextmanager
+def request_input() -> Iterator[None]:
+    """Validation inside this block is of what a request sent."""
+    token = _validating_request.set(True)
+    try:
+        yield
+    finally:
+        _validating_request.reset(token)
+
+
+def validate_request(schema: type[SchemaT], data: Any) -> SchemaT:
+    """`schema` validated from a request's data (a form the console or the H5 page read)."""
+    with request_input():
+        return schema.model_validate(data)
+
+
+class RequestInputAdapter(PydanticAdapter):
+    """APIFlask's pydantic adapter, validating `@bp.input` data as request input."""
+
+    def validate_input(self, request: Request, location: str, **kwargs: Any) -> BaseModel:
+        with request_input():
+            return super().validate_input(request, location, **kwargs)
+
+
+# In place of the stock adapter. Here, at import, because `@bp.input` picks its adapter when
+# a route is declared, and every module declaring routes imports this one first.
+registry.register("pydantic", RequestInputAdapter)
+
+
 def _has_unstorable(value: Any) -> bool:
     if isinstance(value, str):
         return UNSTORABLE.search(value) is not None
@@ -50,7 +92,7 @@ class Schema(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _refuse_unstorable_text(cls, value: Any) -> Any:
-        if _has_unstorable(value):
+        if _validating_request.get() and _has_unstorable(value):
             raise ValueError(UNSTORABLE_MESSAGE)
         return value
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from app.errors import ApiError
+from app.schemas import validate_request
 
 INT_FIELDS = frozenset({"unit_id", "days", "assignee_id", "persons_handled", "master_id"})
 BOOL_FIELDS = frozenset({"involves_misconduct"})
@@ -60,7 +61,7 @@ def parse(
         body[name] = int(value) if name in INT_FIELDS and _is_int(value) else value
     body.update(extra or {})
     try:
-        return schema.model_validate(body)
+        return validate_request(schema, body)
     except ValidationError as exc:
         raise FormError(
             {".".join(str(p) for p in e["loc"]) or "form": plain_error(e) for e in exc.errors()}

@@ -22,6 +22,7 @@ from app.clock import LOCAL_TZ
 from app.errors import ApiError
 from app.extensions import db
 from app.ratelimit import address_key, configured, limiter
+from app.schemas import validate_request
 from evaluations import service
 from evaluations.identity import (
     ResidentIdentity,
@@ -169,7 +170,9 @@ def rate_submit(token: str) -> Response:
     form = request.form
     try:
         questionnaire = current_questionnaire(code.unit.kind)
-        body = EvaluationIn.model_validate(_body_from_form(token, form, questionnaire.reasons_for))
+        body = validate_request(
+            EvaluationIn, _body_from_form(token, form, questionnaire.reasons_for)
+        )
     except ValidationError as exc:
         errors = {
             ".".join(str(p) for p in e["loc"]) or "form": _plain_error(e) for e in exc.errors()

@@ -27,6 +27,7 @@ from evaluations.models import Evaluation
 from tests.clues.factories import REPORT, Cast, make_cast
 from tests.console.helpers import sign_in, text
 from tests.evaluations.helpers import h5_resident
+from tests.factories import PASSWORD
 
 ERROR_KEYS = {"error", "message", "details"}
 # Kept exactly as sent: a right-to-left override, zero-width characters and a byte-order mark
@@ -460,6 +461,30 @@ def test_text_is_kept_exactly_or_refused_with_422_and_nothing_changes(app, clien
         response = field.send(cast, context, json.dumps(value, ensure_ascii=False))
         assert response.status_code in (200, 201), response.get_json()
         assert field.read(cast, context) == value
+
+
+def test_text_stored_by_other_means_is_still_read_as_it_is(app, client, cast):
+    """The rule is for what requests send. A name that reached the database another way (an
+    older version, the command line, a restored backup) is shown as stored: nobody is locked
+    out of signing in or reading because of it."""
+    from app.org.models import Unit
+
+    name = "甲区\x01派出所"
+    with app.app_context():
+        db.session.get(Unit, cast.units["station_a"].id).name = name
+        db.session.commit()
+    signed_in = client.post(
+        "/api/v1/staff/session", json={"username": cast.verifier.username, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.json
+    assert signed_in.json["unit"]["name"] == name
+    shown = client.get(_unit(cast), headers=cast.as_(cast.admin))
+    assert shown.status_code == 200, shown.json
+    assert shown.json["name"] == name
+    # Sending it back is still refused, and changes nothing.
+    again = client.patch(_unit(cast), headers=cast.as_(cast.admin), json={"name": name})
+    assert is_error(again, 422), again.json
+    assert client.get(_unit(cast), headers=cast.as_(cast.admin)).json["name"] == name
 
 
 def test_names_kept_exactly_also_survive_the_exports(app, client, cast):
