@@ -108,7 +108,7 @@ def retry_after_seconds() -> int:
     window = current.limit.get_expiry()
     try:
         reset_at = current.reset_at
-    except Exception:  # the storage went away after it counted this request
+    except limiter.storage.base_exceptions:  # Redis went away after it counted this request
         return window
     return max(1, min(window, math.ceil(reset_at - time.time())))
 

@@ -97,8 +97,11 @@ class Schema(BaseModel):
         return value
 
 
+MAX_PAGE = 100_000
+
+
 class PageQuery(Schema):
-    page: int = Field(1, ge=1, le=100_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=200)
 
 

@@ -8,19 +8,17 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fixtures.servers import stop_process  # noqa: E402
+from tests.fixtures.servers import serve_gunicorn  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -70,62 +68,26 @@ def gunicorn(
 
     The server's log goes to a temporary file removed afterwards, or to `log_path`, kept.
     """
-    base = f"http://127.0.0.1:{port}"
-    process_env = {
-        **os.environ,
+    settings = {
         "DATABASE_URL": database_url,
         "SECRET_KEY": BENCH_SECRET,
-        "PUBLIC_BASE_URL": base,
         "PYTHONPATH": str(ROOT),
         **(env or {}),
     }
-    log = (
-        open(log_path, "w+")  # noqa: SIM115 - closed below
-        if log_path is not None
-        else tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
+    with (
+        open(log_path, "w") if log_path else tempfile.NamedTemporaryFile("w", suffix=".log") as log,
+        serve_gunicorn(
             app_target,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--backlog",
-            "2048",
-            "--log-level",
-            "warning",
-            *(extra_args or []),
-        ],
-        cwd=ROOT,
-        env=process_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"gunicorn did not start:\n{log.read()[-3000:]}") from None
-                time.sleep(0.1)
+            settings,
+            log,
+            port=port,
+            workers=workers,
+            threads=threads,
+            extra_args=["--backlog", "2048", "--log-level", "warning", *(extra_args or [])],
+            stop_timeout=20,
+        ) as base,
+    ):
         yield base
-    finally:
-        stop_process(process, timeout=20)
-        log.close()
-        if log_path is None:
-            os.unlink(log.name)
 
 
 @dataclass

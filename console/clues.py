@@ -54,6 +54,7 @@ from console.web import (
     console_view,
     current_staff,
     page,
+    page_number,
     safe_next,
     see_other,
 )
@@ -219,11 +220,6 @@ def _visible(staff: StaffAccount) -> sa.ColumnElement[bool]:
     return condition if condition is not None else sa.false()
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, min(int(raw), 100_000)) if raw.isdecimal() else 1
-
-
 # ---------------------------------------------------------------- queues and lists
 
 
@@ -237,7 +233,7 @@ def queue() -> Response:
         sa.select(Clue)
         .where(_visible(staff), Clue.status == ClueStatus.SUBMITTED)
         .order_by(Clue.due_at, Clue.id),
-        page=_page_number(),
+        page=page_number(),
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -274,7 +270,7 @@ def clues() -> Response:
     if query:
         stmt = stmt.where(Clue.tracking_no.contains(query.upper()[:20], autoescape=True))
     listing = db.paginate(
-        stmt.order_by(Clue.id.desc()), page=_page_number(), per_page=PER_PAGE, error_out=False
+        stmt.order_by(Clue.id.desc()), page=page_number(), per_page=PER_PAGE, error_out=False
     )
     return page(
         "clues.html",

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.org.models import Role, StaffAccount, subtree_ids
 from clues.models import Clue
 from console.forms import FormError, api_error_fields, describe, parse
-from console.web import bp, console_view, current_staff, page, see_other
+from console.web import bp, console_view, current_staff, page, page_number, see_other
 from notifications.letter_routes import RESPONDING_ROLES, ResponseIn
 from notifications.letters import ANSWERABLE, get_letter, respond_to_letter
 from notifications.models import Letter, LetterKind
@@ -47,10 +47,9 @@ def letters() -> Response:
         stmt = stmt.where(Letter.kind == LetterKind(kind))
     if request.args.get("open") == "1":
         stmt = stmt.where(Letter.kind.in_(ANSWERABLE), Letter.responded_at.is_(None))
-    raw_page = request.args.get("page", "1")
     listing = db.paginate(
         stmt.order_by(Letter.issued_at.desc(), Letter.id.desc()),
-        page=max(1, min(int(raw_page), 100_000)) if raw_page.isdecimal() else 1,
+        page=page_number(),
         per_page=PER_PAGE,
         error_out=False,
     )

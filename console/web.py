@@ -40,6 +40,7 @@ from app.clock import LOCAL_TZ, local_date, utcnow
 from app.errors import ApiError
 from app.extensions import db
 from app.org.models import Role, StaffAccount
+from app.schemas import MAX_PAGE
 from app.workdays import load_calendar
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ HANDLING_ROLES = frozenset({Role.SCREENER, Role.VERIFIER, Role.SUPERIOR, Role.LI
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """A console page (its security headers, never cached, come from app/security.py)."""
     return make_response(render_template(f"console/{template}", **context), status)
+
+
+def page_number() -> int:
+    """The list page asked for in ?page=, within the API's bounds; 1 for anything else."""
+    raw = request.args.get("page", "1")
+    return max(1, min(int(raw), MAX_PAGE)) if raw.isdecimal() else 1
 
 
 def message_page(status: int, title: str, message: str) -> Response:
