@@ -1,4 +1,11 @@
-"""One JSON error shape for every error: {"error": code, "message": text, "details": {...}}."""
+"""Domain errors, and the JSON front door's one error shape:
+{"error": code, "message": text, "details": {...}}.
+
+Services, the transition table and the action catalogue raise the domain errors below; they
+carry no HTTP status. `http_status()` maps a domain error to its status once, for the JSON API
+(here) and the console (console/forms.py). `ApiError` stays for the few refusals that belong to
+the HTTP layer itself (authentication headers, request size).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,126 @@ _STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
     500: ("internal_error", "服务器内部错误，请稍后重试"),
     503: ("service_unavailable", "服务暂不可用，请稍后重试"),
 }
+
+
+# ---------------------------------------------------------------- domain errors
+
+
+class DomainError(Exception):
+    """A refusal the domain explains: a machine code, a Chinese message and details."""
+
+    code = "error"
+    message = "请求失败"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.code = code or type(self).code
+        self.message = message or type(self).message
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(f"{self.code}: {self.message}")
+
+
+class NotFound(DomainError):
+    """The object does not exist (or, for a resident, is not theirs to know about)."""
+
+    code, message = "not_found", "资源不存在"
+
+
+class NotPermitted(DomainError):
+    """The caller's role or relation to the object never allows this."""
+
+    code, message = "forbidden", "没有权限执行此操作"
+
+
+class OutOfScope(NotPermitted):
+    """The object lies outside the caller's unit subtree."""
+
+    code, message = "out_of_scope", "不在您的办理范围内"
+
+
+class Unauthenticated(DomainError):
+    """No valid identity: sign in (again)."""
+
+    code, message = "unauthorized", "需要登录"
+
+
+class Conflict(DomainError):
+    """The object's current state refuses the request."""
+
+    code, message = "conflict", "与当前状态冲突"
+
+
+class IllegalTransition(Conflict):
+    """The transition table has no row for this (status, action, actor)."""
+
+    code, message = "illegal_transition", "当前状态不能执行该操作"
+
+
+class Gone(DomainError):
+    """The object existed and has been withdrawn (a revoked code)."""
+
+    code, message = "gone", "资源已失效"
+
+
+class Locked(DomainError):
+    """Temporarily refused (too many failed sign-ins)."""
+
+    code, message = "locked", "资源已锁定"
+
+
+class Unavailable(DomainError):
+    """A service the request needs is down or not configured."""
+
+    code, message = "service_unavailable", "服务暂不可用，请稍后重试"
+
+
+class Invalid(DomainError):
+    """Input the schema accepted but the domain refuses, by field: {field: message}."""
+
+    code, message = "validation_error", "请求参数有误"
+
+    def __init__(
+        self,
+        fields: dict[str, str],
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.fields = dict(fields)
+        text = message or "请求参数有误：" + "；".join(f"{k}（{v}）" for k, v in fields.items())
+        super().__init__(
+            text,
+            details={**(details or {}), "fields": {k: [v] for k, v in self.fields.items()}},
+        )
+
+
+# The JSON API's (and the console's) one mapping from domain error to HTTP status; the most
+# specific class wins (IllegalTransition is a Conflict, OutOfScope a NotPermitted).
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    NotPermitted: 403,
+    Unauthenticated: 401,
+    Conflict: 409,
+    Gone: 410,
+    Locked: 423,
+    Unavailable: 503,
+    Invalid: 422,
+}
+
+
+def http_status(error: DomainError) -> int:
+    """The HTTP status a front door answers a domain error with."""
+    for cls in type(error).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return 400
 
 
 def _defaults(status: int) -> tuple[str, str]:
@@ -128,6 +255,12 @@ def register_error_handlers(app: APIFlask) -> None:
         if error.status >= 500:
             db.session.rollback()
         return error_response(error.status, error.code, error.message, error.details, error.headers)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
+        return error_response(
+            http_status(error), error.code, error.message, error.details, error.headers
+        )
 
     @app.errorhandler(IntegrityError)
     def _integrity_error(error: IntegrityError) -> Response:
