@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 
@@ -71,6 +71,15 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, disable_autonaming=True)
+
+
+def upsert_insert(table: Any) -> Any:
+    """An INSERT for the bound engine's dialect, so `.on_conflict_do_update()` is available.
+
+    Only PostgreSQL and SQLite are supported; both spell ON CONFLICT the same way.
+    """
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -6,6 +6,9 @@ A holder killed with -9 simply stops renewing; the lease lapses after its ttl.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -14,6 +17,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import db
+
+
+def worker_id() -> str:
+    """A name for this process's run, unique across processes and machines."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Lease(db.Model):

@@ -18,10 +18,7 @@ lapses, and the next run sends the row again. Receivers deduplicate by the stabl
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -30,6 +27,7 @@ from flask import current_app
 
 from app.clock import utcnow
 from app.extensions import db
+from app.locks import worker_id
 from notifications.channels import Delivery, Result, Verdict, preparer, retry
 from notifications.models import OutboxMessage, OutboxStatus
 
@@ -51,11 +49,6 @@ SEND_MARGIN_SECONDS = 60.0
 
 def _setting(name: str) -> float:
     return float(current_app.config.get(name, DEFAULTS[name]))
-
-
-def worker_id() -> str:
-    """A name for this dispatch run, unique across processes and machines."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> timedelta:

@@ -18,11 +18,6 @@ from app.schemas import Page, PageQuery, Schema, paginate
 from notifications.models import InboxItem
 
 
-def _ancestor_ids(unit: Unit) -> list[int]:
-    """The unit and its ancestors (their staff's scope covers it), read off its path."""
-    return [int(part) for part in unit.path.strip("/").split("/") if part]
-
-
 def notify_staff(
     *,
     roles: tuple[Role, ...],
@@ -41,7 +36,7 @@ def notify_staff(
             sa.select(StaffAccount.id).where(
                 StaffAccount.role.in_(roles),
                 StaffAccount.is_active,
-                StaffAccount.unit_id.in_(_ancestor_ids(unit)),
+                StaffAccount.unit_id.in_(unit.ancestor_ids()),
             )
         )
     )

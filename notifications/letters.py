@@ -14,14 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.audit import record_audit
 from app.clock import local_date, utcnow
+from app.db import upsert_insert
 from app.errors import ApiError
 from app.extensions import db
-from app.org.models import Role, StaffAccount, Unit
+from app.org.models import Role, StaffAccount, root_unit
 from notifications.inbox import notify_staff
 from notifications.models import Letter, LetterKind, SerialCounter
 
@@ -47,9 +46,8 @@ def serial_text(kind: LetterKind, year: int, number: int) -> str:
 
 def _lock_counter(kind: LetterKind, year: int) -> int:
     """Lock this kind's counter for the year (creating it) and return its last number."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(SerialCounter)
+        upsert_insert(SerialCounter)
         .values(kind=kind.value, year=year, last=0)
         .on_conflict_do_update(index_elements=["kind", "year"], set_={"last": SerialCounter.last})
         .returning(SerialCounter.last)
@@ -139,8 +137,8 @@ def issuer_name() -> str:
     configured = current_app.config.get("LETTER_ISSUER")
     if configured:
         return configured
-    root = db.session.scalar(sa.select(Unit.name).where(Unit.parent_id.is_(None)).order_by(Unit.id))
-    return root or "评议办公室"
+    root = root_unit()
+    return root.name if root is not None else "评议办公室"
 
 
 def chinese_date(day: date) -> str:

@@ -8,10 +8,7 @@ APScheduler 3 cannot share a job store between processes, so it never runs insid
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from datetime import timedelta
 
 import click
@@ -24,7 +21,7 @@ from flask.cli import with_appcontext
 
 from app.clock import LOCAL_TZ
 from app.jobs import JOBS, run_job
-from app.locks import acquire_lease, lease_holder, release_lease
+from app.locks import acquire_lease, lease_holder, release_lease, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +42,6 @@ SCHEDULE: dict[str, IntervalTrigger | CronTrigger] = {
 }
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
-
-
-def _holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def build_scheduler(app: Flask, on_lost_lease: threading.Event, holder: str) -> BlockingScheduler:
@@ -90,7 +83,7 @@ def build_scheduler(app: Flask, on_lost_lease: threading.Event, holder: str) -> 
 def run_scheduler(app: Flask, *, stop: threading.Event | None = None) -> None:
     """Wait for the lease, then run the jobs until stopped (Ctrl-C) or the lease is lost."""
     stop = stop or threading.Event()
-    holder = _holder_id()
+    holder = worker_id()
     announced = False
     while not stop.is_set():
         with app.app_context():

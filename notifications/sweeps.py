@@ -18,7 +18,7 @@ from flask import current_app
 
 from app.clock import local_date, local_day_end, utcnow
 from app.extensions import db
-from app.org.models import Role, StaffAccount, Unit
+from app.org.models import Role, StaffAccount, Unit, root_unit
 from app.workdays import load_calendar
 from clues.models import Clue, ClueStage, ClueWarning, ReratingInvitation, Stage
 from clues.states import OPEN_STATUSES
@@ -59,7 +59,7 @@ def _fan_out(letters: Iterable[Issued], *, roles: tuple[Role, ...], kind: str, t
             sa.select(Unit).where(Unit.id.in_({letter.unit_id for letter in letters}))
         )
     }
-    ancestors = {uid: [int(p) for p in u.path.strip("/").split("/")] for uid, u in units.items()}
+    ancestors = {uid: u.ancestor_ids() for uid, u in units.items()}
     staff_by_unit: dict[int, list[int]] = defaultdict(list)
     for staff_id, unit_id in db.session.execute(
         sa.select(StaffAccount.id, StaffAccount.unit_id).where(
@@ -411,7 +411,7 @@ def _issue_notice(
         ],
         now=now,
     )
-    root = db.session.scalar(sa.select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+    root = root_unit()
     if letters and root is not None:
         from notifications.inbox import notify_staff
 
@@ -459,7 +459,7 @@ def dead_letter_digest(now: datetime | None = None) -> dict[str, int]:
         .group_by(OutboxMessage.channel)
     ).all()
     total = sum(count for _, count in dead)
-    root = db.session.scalar(sa.select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+    root = root_unit()
     if total and root is not None:
         from notifications.inbox import notify_staff
 

@@ -6,11 +6,10 @@ import secrets
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.audit import record_audit
 from app.clock import local_date, utcnow
+from app.db import upsert_insert
 from app.errors import ApiError
 from app.extensions import db
 from app.org.models import Officer, Unit, subtree_filter
@@ -149,8 +148,7 @@ def resolve_token(token: str) -> QRCode:
 def count_scan(code: QRCode, day: date | None = None) -> None:
     """Add one to the code's scan count for the local day (no record of who scanned)."""
     values = {"qr_code_id": code.id, "day": day or local_date(), "count": 1}
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(QRScanCount).values(**values)
+    statement = upsert_insert(QRScanCount).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["qr_code_id", "day"],
         set_={"count": QRScanCount.count + 1},

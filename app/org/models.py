@@ -87,6 +87,10 @@ class Unit(TimestampMixin, db.Model):
         """True when `other` is this unit or one of its descendants."""
         return other.path.startswith(self.path)
 
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the root down to this unit, itself included (whose scope covers it)."""
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
 
 class Officer(TimestampMixin, db.Model):
     """An officer who can be rated; holds no personal data beyond name, number, position."""
@@ -146,3 +150,8 @@ def subtree_filter(path: str) -> sa.ColumnElement[bool]:
 def subtree_ids(unit: Unit) -> sa.Select:
     """SELECT of the ids of `unit` and all its descendants."""
     return sa.select(Unit.id).where(subtree_filter(unit.path))
+
+
+def root_unit() -> Unit | None:
+    """The root of the registry (the city committee): the oldest unit without a parent."""
+    return db.session.scalar(sa.select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))

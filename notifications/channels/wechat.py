@@ -29,11 +29,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.clock import LOCAL_TZ, utcnow
 from app.crypto import decrypt_text, encrypt_text, hash_identity
+from app.db import upsert_insert
 from app.errors import ApiError
 from app.extensions import db
 from app.wechat.client import WeChatError, WeChatNotConfigured, wechat_client
@@ -304,10 +303,6 @@ def prepare(message: OutboxMessage) -> Delivery | Result:
 # ---------------------------------------------------------------- residents' subscriptions
 
 
-def _insert(model: type) -> Any:
-    return (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(model)
-
-
 def _kinds_of(requested: list[str]) -> list[str]:
     """Our kinds for what the mini-program sent (kind names or template ids), in order."""
     known = templates()
@@ -340,7 +335,7 @@ def subscribe(*, resident: ResidentIdentity, code: str, requested: list[str]) ->
     if row is None or not hmac.compare_digest(hash_identity("wechat", openid), row.identity_hash):
         raise ApiError(403, "identity_mismatch", "登录凭证不属于当前用户，请重新进入小程序后再订阅")
     now = utcnow()
-    contact = _insert(WeChatContact).values(
+    contact = upsert_insert(WeChatContact).values(
         resident_id=resident.id, openid_encrypted=encrypt_text(openid), updated_at=now
     )
     db.session.execute(
@@ -351,7 +346,7 @@ def subscribe(*, resident: ResidentIdentity, code: str, requested: list[str]) ->
     )
     for kind in kinds:
         # Atomic increment: two taps arriving together both count.
-        quota = _insert(SubscriptionQuota).values(
+        quota = upsert_insert(SubscriptionQuota).values(
             resident_id=resident.id, template=kind, remaining=1, updated_at=now
         )
         db.session.execute(
