@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
-from app.demo import DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from app.errors import ApiError
 from app.extensions import db
 from app.jobs import JOBS, run_job
@@ -19,10 +18,8 @@ from app.org.models import Role, UnitKind
 
 def register(app: Flask) -> None:
     for command in (
-        seed_demo_command,
         create_unit_command,
         create_staff_command,
-        wechat_sandbox_command,
         jobs_cli,
         calendar_cli,
         crypto_cli,
@@ -33,34 +30,6 @@ def register(app: Flask) -> None:
 def _fail(error: ApiError) -> None:
     db.session.rollback()
     raise click.ClickException(f"{error.message} {error.details or ''}".strip())
-
-
-@click.command(
-    "seed-demo", help="载入演示城市“临江市”：单位、人员和每个角色一个账号（可重复执行）。"
-)
-@click.option(
-    "--with-history",
-    is_flag=True,
-    help="同时生成过去一年的评价、各种状态的线索和函件（只生成一次）",
-)
-@with_appcontext
-def seed_demo_command(with_history: bool) -> None:
-    if current_app.config.get("ENV") == "production":
-        raise click.ClickException(
-            f"生产环境不能载入演示数据：演示账号的密码（{DEMO_PASSWORD}）是公开的"
-        )
-    report = seed_demo(with_history=with_history)
-    db.session.commit()
-    click.echo(
-        f"演示城市已就绪：新增单位 {report.units} 个、人员 {report.officers} 名、"
-        f"账号 {report.staff} 个。"
-    )
-    click.echo(
-        f"演示账号（密码均为 {DEMO_PASSWORD}）："
-        + "、".join(f"{s.username}（{s.role.label}）" for s in DEMO_STAFF)
-    )
-    for line in report.notes:
-        click.echo(line)
 
 
 @click.command("create-unit", help="新增单位；不给 --parent-code 时建立根单位（系统初始化用）。")
@@ -130,26 +99,6 @@ def create_staff_command(
         _fail(error)
     db.session.commit()
     click.echo(f"已新增账号 {account.username}（{account.role.label}，{unit.name}）")
-
-
-@click.command("wechat-sandbox", help="运行本地微信接口沙箱（开发、演示和测试用）。")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5001, show_default=True, type=int)
-@click.option(
-    "--template",
-    "templates",
-    multiple=True,
-    metavar="ID=KEY1,KEY2",
-    help="预先登记的订阅消息模板及其字段（可多次给出）",
-)
-def wechat_sandbox_command(host: str, port: int, templates: tuple[str, ...]) -> None:
-    from app.wechat.sandbox import serve
-
-    registered = {}
-    for item in templates:
-        template_id, _, keys = item.partition("=")
-        registered[template_id] = [k for k in keys.split(",") if k] or None
-    serve(host, port, templates=registered)
 
 
 @click.group("jobs", help="定时任务：列出或立即执行一次。")

@@ -912,7 +912,7 @@ class Soak:
 
     def sign_up_wechat_residents(self, client: Client, count: int) -> list[WeChatResident]:
         """WeChat residents who allowed every message kind once (in our ledger and WeChat's)."""
-        from app.wechat.sandbox import sandbox_openid
+        from sandboxes.wechat import sandbox_openid
 
         ids = template_ids()
 

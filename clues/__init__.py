@@ -5,18 +5,16 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from app import signals
-
 
 def init_app(app: Flask) -> None:
-    from clues import photos, referrals, routes
-    from clues.intake import take_clue_from_evaluation
+    from clues import h5, intake_routes, photos, referrals, routes
 
+    app.register_blueprint(intake_routes.bp)
+    app.register_blueprint(h5.bp)
     app.register_blueprint(routes.bp)
     app.register_blueprint(referrals.bp)
     app.register_blueprint(photos.bp)
     app.cli.add_command(clues_cli)
-    signals.evaluation_submitted.connect(take_clue_from_evaluation)
 
 
 @click.group("clues", help="问题线索。")

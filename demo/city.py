@@ -1,6 +1,7 @@
 """The demo city 临江市 (fictional): units, officers and one staff account per role.
 
 `seed_demo()` is idempotent: it creates what is missing and leaves what exists alone.
+`flask --app run seed-demo [--with-history]` runs it.
 """
 
 from __future__ import annotations
@@ -8,12 +9,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+import click
 import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
 
-from app import signals
 from app.extensions import db
 from app.org import service
 from app.org.models import Officer, Role, Unit, UnitKind
+from demo.codes import seed_demo_codes
+from demo.history import generate_history
 
 DEMO_PASSWORD = "Pingyi2026"
 
@@ -207,13 +212,39 @@ def seed_demo(*, with_history: bool = False) -> SeedReport:
                 unit=by_code[staff.unit_code],
             )
             report.staff += 1
-    for _, lines in signals.demo_city_seeded.send(report, units=by_code):
-        report.notes.extend(lines or [])
+    report.notes.extend(seed_demo_codes(by_code))
     if with_history:
-        for _, lines in signals.demo_history_requested.send(report, units=by_code):
-            report.notes.extend(lines or [])
+        report.notes.extend(generate_history(by_code))
     return report
 
 
 def _staff_nos(unit: Unit) -> set[str]:
     return set(db.session.scalars(sa.select(Officer.staff_no).where(Officer.unit_id == unit.id)))
+
+
+@click.command(
+    "seed-demo", help="载入演示城市“临江市”：单位、人员和每个角色一个账号（可重复执行）。"
+)
+@click.option(
+    "--with-history",
+    is_flag=True,
+    help="同时生成过去一年的评价、各种状态的线索和函件（只生成一次）",
+)
+@with_appcontext
+def seed_demo_command(with_history: bool) -> None:
+    if current_app.config.get("ENV") == "production":
+        raise click.ClickException(
+            f"生产环境不能载入演示数据：演示账号的密码（{DEMO_PASSWORD}）是公开的"
+        )
+    report = seed_demo(with_history=with_history)
+    db.session.commit()
+    click.echo(
+        f"演示城市已就绪：新增单位 {report.units} 个、人员 {report.officers} 名、"
+        f"账号 {report.staff} 个。"
+    )
+    click.echo(
+        f"演示账号（密码均为 {DEMO_PASSWORD}）："
+        + "、".join(f"{s.username}（{s.role.label}）" for s in DEMO_STAFF)
+    )
+    for line in report.notes:
+        click.echo(line)

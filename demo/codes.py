@@ -24,7 +24,7 @@ WINDOWS = {
 POSTER_UNIT = "LJ-JC-GA-01"  # 江城分局滨江派出所, where the demo verifier works
 
 
-def seed_demo_codes(_report: object, *, units: dict[str, Unit]) -> list[str]:
+def seed_demo_codes(units: dict[str, Unit]) -> list[str]:
     """Issue the missing demo codes and write one poster to instance/ (idempotent)."""
     created = 0
     for unit in units.values():

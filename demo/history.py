@@ -81,8 +81,8 @@ FINDINGS = {
 }
 
 
-def generate_history(_report: object, *, units: dict[str, Unit]) -> list[str]:
-    """Receiver of `demo_history_requested`."""
+def generate_history(units: dict[str, Unit]) -> list[str]:
+    """A year of activity for the demo city (once); lines to print."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(Evaluation)) or db.session.scalar(
         sa.select(sa.func.count()).select_from(Clue)
     ):

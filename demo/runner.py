@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,9 +14,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.demo import DEMO_PASSWORD, DEMO_STAFF
+from demo.city import DEMO_PASSWORD, DEMO_STAFF
 from notifications.channels.wechat import sandbox_templates
-from notifications.hotline_sandbox import DEFAULT_SECRET
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,9 +47,11 @@ def up_command(port: int, sandbox_port: int, workers: int) -> None:
         )
     hotline_port = sandbox_port + 1
     if not current_app.config["HOTLINE_URL"]:
-        # No 12345 platform configured: forward to the local stand-in.
+        # No 12345 platform configured: forward to the local stand-in, which reads the same
+        # HOTLINE_SECRET from this environment.
         env.update(
-            HOTLINE_URL=f"http://127.0.0.1:{hotline_port}/forward", HOTLINE_SECRET=DEFAULT_SECRET
+            HOTLINE_URL=f"http://127.0.0.1:{hotline_port}/forward",
+            HOTLINE_SECRET=secrets.token_urlsafe(24),
         )
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     flask = [sys.executable, "-m", "flask", "--app", "run"]

@@ -1,4 +1,4 @@
-"""Evaluations: questionnaire, resident identity, rating submission, integrity rules, H5 page."""
+"""Evaluations: questionnaire, resident identity, rating submission and its integrity rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from evaluations import h5, routes
+    from evaluations import routes
 
     app.register_blueprint(routes.bp)
-    app.register_blueprint(h5.bp)

@@ -20,7 +20,7 @@ from app.auth import Actor, bearer_token, issue_token, read_token, set_actor
 from app.clock import utcnow
 from app.crypto import hash_identity
 from app.db import BigId, db, str_enum
-from app.errors import ApiError
+from app.errors import ApiError, Unauthenticated
 from app.wechat.login import openid_for_code
 
 
@@ -92,7 +92,7 @@ def identity_from_token(token: str) -> ResidentIdentity:
     try:
         identity = ResidentIdentity(int(payload["rid"]), Channel(payload["ch"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入") from exc
+        raise Unauthenticated("登录凭证无效，请重新进入", code="token_invalid") from exc
     g.resident_token = (token, identity)
     return identity
 
@@ -101,7 +101,7 @@ def resident_id_from_token(token: str) -> int | None:
     """The resident id a token claims, if its signature holds (for rate-limit keys)."""
     try:
         return identity_from_token(token).id
-    except ApiError:
+    except (ApiError, Unauthenticated):  # read_token (app.auth) still answers with ApiError
         return None
 
 

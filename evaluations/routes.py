@@ -1,26 +1,19 @@
-"""Resident-facing endpoints: sign-in, resolving a scanned code, rating."""
+"""Resident-facing endpoints: sign-in and resolving a scanned code (rating itself, which may
+file a clue, is clues/intake_routes.py)."""
 
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import request
 
-from app.errors import ApiError
 from app.extensions import db
-from app.ratelimit import address_key, bearer_key, configured, limiter
-from evaluations import service
+from app.ratelimit import address_key, configured, limiter
 from evaluations.identity import (
-    current_resident,
     h5_sign_in,
-    resident_id_from_token,
-    resident_required,
     resident_token,
     wechat_sign_in,
 )
 from evaluations.questionnaire import categories_body, current_questionnaire, questionnaire_body
 from evaluations.schemas import (
-    EvaluationIn,
-    EvaluationOut,
     ResidentTokenOut,
     ScanOut,
     WeChatSignIn,
@@ -29,8 +22,6 @@ from qr.models import QRCode
 from qr.service import count_scan, resolve_token
 
 bp = APIBlueprint("evaluations", __name__, url_prefix="/api/v1", tag="扫码评价")
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def scan_body(code: QRCode) -> dict:
@@ -91,49 +82,3 @@ def sign_in_h5():
     resident = h5_sign_in()
     db.session.commit()
     return resident_token(resident)
-
-
-def _idempotency_key() -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 100 or not key.isascii() or not key.isprintable():
-        raise ApiError(
-            422,
-            "validation_error",
-            "Idempotency-Key 须为 1–100 个可打印 ASCII 字符",
-            {"location": "headers", "fields": {IDEMPOTENCY_HEADER: ["格式不正确"]}},
-        )
-    return key
-
-
-@bp.post("/evaluations")
-@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=address_key, scope="rate-address")
-@limiter.limit(
-    configured("RATE_LIMIT_RESIDENT"),
-    key_func=bearer_key(resident_id_from_token),
-    scope="rate-resident",
-)
-@resident_required
-@bp.input(EvaluationIn, arg_name="body")
-@bp.output(EvaluationOut, status_code=201)
-@bp.doc(
-    responses={
-        403: "工作人员不能评价本单位",
-        404: "二维码不存在",
-        409: "今天已评价过该二维码，或相同 Idempotency-Key 的请求正在处理",
-        410: "二维码已停用",
-        429: "请求过于频繁",
-    }
-)
-def submit(body: EvaluationIn):
-    """提交评价（可附问题线索）。请求头 Idempotency-Key 使重试安全：同键同内容返回首次结果。"""
-    resident = current_resident()
-    result = service.submit_evaluation(
-        resident=resident,
-        body=body,
-        client_addr=request.remote_addr or "",
-        idempotency_key=_idempotency_key(),
-    )
-    db.session.commit()
-    return result.body, result.status, {"Idempotent-Replayed": "true"} if result.replayed else {}

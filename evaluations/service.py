@@ -1,4 +1,8 @@
-"""Rating submission and its integrity rules, all enforced here on the server."""
+"""Rating submission and its integrity rules, all enforced here on the server.
+
+A rating that carries a clue is one request: clues.intake.submit_rating records the rating
+here and files the clue in the same transaction (the clues package sits above this one).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from app import signals
 from app.clock import local_date, utcnow
 from app.crypto import hash_identity
 from app.db import UTCDateTime
-from app.errors import ApiError
+from app.errors import Conflict, Invalid, NotPermitted
 from app.extensions import db
 from app.org.models import Officer, StaffAccount, Unit, UnitKind
 from evaluations.identity import Channel, Resident, ResidentIdentity
@@ -38,18 +41,29 @@ FLAG_LABELS = {
 class Submission:
     """The answer to a rating request: a fresh one, or the first one replayed."""
 
-    status: int
     body: dict[str, Any]
     replayed: bool = False
 
 
-def _field_error(field: str, message: str) -> ApiError:
-    return ApiError(
-        422,
-        "validation_error",
-        f"请求参数有误：{field}（{message}）",
-        {"location": "json", "fields": {field: [message]}},
-    )
+@dataclass(frozen=True)
+class RecordedRating:
+    """A rating just recorded: what the clue it carries is filed against."""
+
+    id: int
+    resident_id: int
+    unit_id: int
+    officer_id: int | None
+    created_at: datetime
+
+
+class IdempotencyKeyReused(Invalid):
+    """The Idempotency-Key was already used for a request with another body."""
+
+    code = "idempotency_key_reused"
+
+
+def _field_error(field: str, message: str) -> Invalid:
+    return Invalid({field: message}, details={"location": "json"})
 
 
 # ---------------------------------------------------------------- idempotency
@@ -60,19 +74,23 @@ def _request_hash(body: EvaluationIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _claim_key(resident: ResidentIdentity, key: str, request_hash: str) -> Submission | None:
-    """Replay a finished request with this key, refuse a different body or one in flight.
+def replay_submission(
+    *, resident: ResidentIdentity, idempotency_key: str, body: EvaluationIn
+) -> Submission | None:
+    """The first answer to a finished request with this key; refuses another body with the
+    same key, or a twin still in flight.
 
     PostgreSQL: a transaction-scoped advisory lock on (resident, key) marks the request in
     flight; a concurrent twin fails to take it and gets 409. SQLite: write transactions are
     serial (BEGIN IMMEDIATE), so the twin waits and then finds the stored answer.
     """
+    key = idempotency_key
     if db.engine.dialect.name == "postgresql":
         digest = hashlib.sha256(f"idem:{resident.id}:{key}".encode()).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
         if not db.session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id))):
-            raise ApiError(
-                409, "idempotency_in_flight", "相同 Idempotency-Key 的请求正在处理中，请稍后重试"
+            raise Conflict(
+                "相同 Idempotency-Key 的请求正在处理中，请稍后重试", code="idempotency_in_flight"
             )
     stored = db.session.scalar(
         sa.select(IdempotencyKey).where(
@@ -81,14 +99,30 @@ def _claim_key(resident: ResidentIdentity, key: str, request_hash: str) -> Submi
     )
     if stored is None:
         return None
-    if stored.request_hash != request_hash:
-        raise ApiError(
-            422,
-            "idempotency_key_reused",
+    if stored.request_hash != _request_hash(body):
+        raise IdempotencyKeyReused(
+            {},
             "Idempotency-Key 已用于另一个不同的请求，请换一个新的键",
-            {"key": key},
+            details={"key": key},
         )
-    return Submission(stored.status_code, stored.response, replayed=True)
+    return Submission(stored.response, replayed=True)
+
+
+def remember_submission(
+    *, resident: ResidentIdentity, idempotency_key: str, body: EvaluationIn, answer: dict
+) -> None:
+    """Keep the answer, so a retry with the same key and body gets it again."""
+    db.session.add(
+        IdempotencyKey(
+            resident_id=resident.id,
+            key=idempotency_key,
+            request_hash=_request_hash(body),
+            # The column predates Submission: every first answer is a creation.
+            status_code=201,
+            response=answer,
+        )
+    )
+    db.session.flush()
 
 
 # ---------------------------------------------------------------- the rules
@@ -135,7 +169,7 @@ def _refuse_own_unit(resident: ResidentIdentity, unit_path: str) -> None:
         .where(Resident.id == resident.id, StaffAccount.is_active)
     )
     if staff_unit_path is not None and unit_path.startswith(staff_unit_path):
-        raise ApiError(403, "own_unit", "工作人员不能评价本单位")
+        raise NotPermitted("工作人员不能评价本单位", code="own_unit")
 
 
 @dataclass(frozen=True)
@@ -216,19 +250,10 @@ def _flags(code: ScannedCode, scene: int | None) -> list[str]:
 # ---------------------------------------------------------------- submission
 
 
-def submit_evaluation(
-    *,
-    resident: ResidentIdentity,
-    body: EvaluationIn,
-    client_addr: str,
-    idempotency_key: str | None = None,
-) -> Submission:
-    """Record a rating (and the clue it carries) under every integrity rule."""
-    request_hash = _request_hash(body) if idempotency_key else ""
-    if idempotency_key:
-        replay = _claim_key(resident, idempotency_key, request_hash)
-        if replay is not None:
-            return replay
+def record_evaluation(
+    *, resident: ResidentIdentity, body: EvaluationIn, client_addr: str
+) -> RecordedRating:
+    """Record a rating under every integrity rule (its clue's officer is checked too)."""
     now = utcnow()
     client_hash = hash_identity("addr", client_addr)
     code = _scan(body.qr_token, client_hash=client_hash, now=now)
@@ -271,39 +296,14 @@ def submit_evaluation(
     except IntegrityError as exc:
         raise _already_rated(period_start) from exc
 
-    clue_summary = None
-    if body.clue is not None:
-        # The clues package files it (same transaction) and answers with its public summary.
-        evaluation = db.session.get(Evaluation, evaluation_id)
-        answers = [
-            value
-            for _, value in signals.evaluation_submitted.send(evaluation, clue=body.clue)
-            if value is not None
-        ]
-        if not answers:
-            raise RuntimeError("no receiver filed the clue: is the clues package installed?")
-        clue_summary = answers[0]
-    result = Submission(201, {"id": evaluation_id, "clue": clue_summary})
-    if idempotency_key:
-        db.session.add(
-            IdempotencyKey(
-                resident_id=resident.id,
-                key=idempotency_key,
-                request_hash=request_hash,
-                status_code=result.status,
-                response=result.body,
-            )
-        )
-    db.session.flush()
-    return result
+    return RecordedRating(evaluation_id, resident.id, code.unit_id, officer_id, now)
 
 
-def _already_rated(period_start: date | None) -> ApiError:
+def _already_rated(period_start: date | None) -> Conflict:
     days = current_app.config["EVALUATION_PERIOD_DAYS"]
     next_day = period_start + timedelta(days=days) if period_start else None
-    return ApiError(
-        409,
-        "already_rated",
+    return Conflict(
         "您已评价过该二维码，感谢您的参与",
-        {"next_allowed_on": next_day.isoformat() if next_day else None},
+        code="already_rated",
+        details={"next_allowed_on": next_day.isoformat() if next_day else None},
     )

@@ -10,7 +10,6 @@ from app import signals
 def init_app(app: Flask) -> None:
     from notifications import (  # noqa: F401  (jobs: the job registry)
         delivery_routes,
-        hotline_sandbox,
         inbox,
         jobs,
         letter_routes,
@@ -21,7 +20,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(letter_routes.bp)
     app.register_blueprint(delivery_routes.bp)
-    app.cli.add_command(hotline_sandbox.hotline_sandbox_command)
     app.cli.add_command(scheduler.scheduler_cli)
     signals.clue_transitioned.connect(triggers.on_clue_transitioned)
     signals.clue_filed.connect(triggers.on_clue_filed)

@@ -17,9 +17,6 @@ def init_app(app: Flask) -> None:
         app.config["QR_CACHE_DIR"] = os.path.join(app.instance_path, "qr-cache")
     app.register_blueprint(routes.bp)
     app.cli.add_command(qr_cli)
-    from qr.demo import seed_demo_codes
-
-    signals.demo_city_seeded.connect(seed_demo_codes)
     signals.unit_deactivated.connect(_revoke_unit_codes)
     signals.officer_deactivated.connect(_revoke_officer_codes)
     signals.officer_transferred.connect(_revoke_officer_codes)

@@ -62,6 +62,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
+import click
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -842,3 +843,21 @@ def serve(host: str, port: int, **options: Any) -> None:
     finally:
         server.server_close()
         print("微信接口沙箱已停止", flush=True)
+
+
+@click.command("wechat-sandbox", help="运行本地微信接口沙箱（开发、演示和测试用）。")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    metavar="ID=KEY1,KEY2",
+    help="预先登记的订阅消息模板及其字段（可多次给出）",
+)
+def wechat_sandbox_command(host: str, port: int, templates: tuple[str, ...]) -> None:
+    registered = {}
+    for item in templates:
+        template_id, _, keys = item.partition("=")
+        registered[template_id] = [k for k in keys.split(",") if k] or None
+    serve(host, port, templates=registered)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.demo import DEMO_PASSWORD, DEMO_STAFF
 from app.extensions import db
 from app.org.models import Officer, StaffAccount, Unit, UnitKind
+from demo.city import DEMO_PASSWORD, DEMO_STAFF
 
 
 def _counts(app) -> tuple[int, int, int]:

@@ -17,7 +17,7 @@ import requests
 import zxingcpp
 from PIL import Image
 
-from app.wechat.sandbox import sandbox_openid
+from sandboxes.wechat import sandbox_openid
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 TEMPLATE = "tpl-sandbox"
@@ -535,7 +535,7 @@ def test_serve_prints_where_it_listens_and_hides_secrets():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-c", f"from app.wechat.sandbox import serve; serve('127.0.0.1', {port})"],
+        [sys.executable, "-c", f"from sandboxes.wechat import serve; serve('127.0.0.1', {port})"],
         cwd=PROJECT_DIR,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

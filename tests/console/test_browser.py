@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from app.auth import SYSTEM, set_actor
 from app.clock import set_now, utcnow
 from app.extensions import db
+from clues.intake import submit_rating
 from clues.models import Clue
 from evaluations.identity import h5_sign_in, identity_of
 from evaluations.schemas import EvaluationIn
-from evaluations.service import submit_evaluation
 from tests.clues.factories import REPORT
 from tests.conftest import service_missing
 from tests.factories import PASSWORD
@@ -66,7 +66,7 @@ def seed_ratings(app, cast) -> None:
                         set_now(now - timedelta(weeks=week, hours=n + 1))
                         good = 0.55 + 0.1 * index + 0.02 * (12 - week)
                         level = rng.choice((4, 5)) if rng.random() < good else rng.choice((1, 2, 3))
-                        submit_evaluation(
+                        submit_rating(
                             resident=identity_of(h5_sign_in()),
                             body=EvaluationIn(qr_token=code.token, level=level),
                             client_addr=f"10.{week}.{index}.{n}",

@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from app import clock
 from app.crypto import hash_identity
 from app.extensions import db
-from app.wechat.sandbox import FIELD_RULES
 from evaluations.identity import Resident
 from notifications.channels.wechat import (
     DEFAULT_TEMPLATES,
@@ -31,6 +30,7 @@ from notifications.channels.wechat import (
 from notifications.dispatcher import dispatch_outbox
 from notifications.models import Channel, OutboxMessage, SubscriptionQuota, WeChatContact
 from notifications.outbox import enqueue
+from sandboxes.wechat import FIELD_RULES
 from tests.clues.factories import make_cast
 from tests.evaluations.helpers import h5_resident, wechat_resident
 

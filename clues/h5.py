@@ -4,6 +4,9 @@ Server-rendered forms that work without JavaScript. The browser gets an anonymou
 identity in a signed, HttpOnly cookie; forms carry a double-submit CSRF token and a
 submission id that doubles as the Idempotency-Key, so a resubmitted form shows the same
 receipt instead of rating twice.
+
+The page lives in clues/ because the form files the clue a bad rating carries: the same
+application call as POST /evaluations (clues.intake.submit_rating).
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from app.clock import LOCAL_TZ
-from app.errors import ApiError
+from app.errors import ApiError, DomainError, Unauthenticated, http_status
 from app.extensions import db
 from app.ratelimit import address_key, configured, limiter
 from app.schemas import validate_request
-from evaluations import service
+from clues.intake import submit_rating
 from evaluations.identity import (
     ResidentIdentity,
     h5_sign_in,
@@ -114,11 +117,15 @@ def _reason_groups(reasons: dict[str, list[str]]) -> list[dict[str, Any]]:
     return groups
 
 
+def _status(error: ApiError | DomainError) -> int:
+    return error.status if isinstance(error, ApiError) else http_status(error)
+
+
 def _resolve_for_page(token: str) -> QRCode | Response:
     try:
         return resolve_token(token)
-    except ApiError as error:
-        if error.status == 410:
+    except (ApiError, DomainError) as error:
+        if _status(error) == 410:
             current = error.details.get("current")
             return _page(
                 "h5/message.html",
@@ -127,7 +134,7 @@ def _resolve_for_page(token: str) -> QRCode | Response:
                 message="这个二维码已经停用了。",
                 current_url=current and current["url"],
             )
-        if error.status == 404:
+        if _status(error) == 404:
             return _page(
                 "h5/message.html",
                 404,
@@ -187,15 +194,15 @@ def rate_submit(token: str) -> Response:
     resident = _device_resident()
     sign_in_resident(resident)
     try:
-        result = service.submit_evaluation(
+        submission = submit_rating(
             resident=resident,
             body=body,
             client_addr=request.remote_addr or "",
             idempotency_key=(form.get("submission_id") or None),
         )
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         db.session.rollback()
-        if error.status == 422:
+        if _status(error) == 422:
             return _page(
                 "h5/rate.html",
                 422,
@@ -208,7 +215,7 @@ def rate_submit(token: str) -> Response:
                     or {"form": error.message},
                 ),
             )
-        return _page("h5/message.html", error.status, title="未能提交", message=error.message)
+        return _page("h5/message.html", _status(error), title="未能提交", message=error.message)
     db.session.commit()
     response = _page(
         "h5/receipt.html",
@@ -217,7 +224,7 @@ def rate_submit(token: str) -> Response:
         officer=code.officer,
         level=body.level,
         level_label=LEVELS[body.level],
-        clue=result.body["clue"],
+        clue=submission.body["clue"],
     )
     response.set_cookie(
         DEVICE_COOKIE,
@@ -233,7 +240,7 @@ def _device_resident() -> ResidentIdentity:
     if token:
         try:
             return identity_from_token(token)
-        except ApiError:
+        except (ApiError, Unauthenticated):
             pass  # expired or forged: a new device identity, as for a first visit
     return identity_of(h5_sign_in())
 
