@@ -150,8 +150,6 @@ class Config:
     WECHAT_CONNECT_TIMEOUT = float(os.environ.get("WECHAT_CONNECT_TIMEOUT", "3.05"))
     WECHAT_READ_TIMEOUT = float(os.environ.get("WECHAT_READ_TIMEOUT", "10"))
 
-    TIMEZONE = "Asia/Shanghai"
-
     # QR rendering: a CJK font file (found through fontconfig when unset) and the cache folder
     QR_FONT_PATH = os.environ.get("QR_FONT_PATH") or None
     QR_CACHE_DIR = os.environ.get("QR_CACHE_DIR") or None  # default: instance/qr-cache

@@ -13,6 +13,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
+from app import clock
 from app.errors import ApiError, register_error_handlers
 from app.extensions import db, migrate
 from app.schemas import MAX_ID, UNSTORABLE
@@ -119,6 +120,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
+    clock.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db)
     with app.app_context():

@@ -1,7 +1,9 @@
 """The one source of "now" and of local (Asia/Shanghai) dates.
 
-Everything stored is UTC-aware. Tests and the scheduler's tests move time with `set_now()`;
-a subprocess can be started at a fixed instant through `PINGYI_FAKE_NOW` (ISO 8601).
+Everything stored is UTC-aware. Tests and the scheduler's tests move time with `set_now()`.
+A test that starts a subprocess (`flask jobs run …`) starts its clock at `PINGYI_FAKE_NOW`
+(ISO 8601), but only an app configured with `TESTING` reads that variable: in production a
+stray environment variable must not move the time every deadline is judged by.
 """
 
 from __future__ import annotations
@@ -9,26 +11,30 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+FAKE_NOW_VARIABLE = "PINGYI_FAKE_NOW"
 
 _override: Callable[[], datetime] | None = None
 
 
-def _from_env() -> Callable[[], datetime] | None:
-    raw = os.environ.get("PINGYI_FAKE_NOW")
-    if not raw:
-        return None
+def init_app(app: Flask) -> None:
+    """Start the clock at $PINGYI_FAKE_NOW when the app is a test app (`TESTING`)."""
+    global _override
+    raw = os.environ.get(FAKE_NOW_VARIABLE)
+    if not raw or not app.config.get("TESTING"):
+        return
     start = datetime.fromisoformat(raw)
     if start.tzinfo is None:
         start = start.replace(tzinfo=LOCAL_TZ)
     origin = datetime.now(UTC)
     # The fake clock keeps ticking from the given instant.
-    return lambda: start.astimezone(UTC) + (datetime.now(UTC) - origin)
-
-
-_override = _from_env()
+    _override = lambda: start.astimezone(UTC) + (datetime.now(UTC) - origin)  # noqa: E731
 
 
 def utcnow() -> datetime:
@@ -52,11 +58,6 @@ def advance(delta: timedelta) -> datetime:
     """Move a frozen clock forward and return the new time."""
     set_now(utcnow() + delta)
     return utcnow()
-
-
-def local_now() -> datetime:
-    """Current time in Asia/Shanghai."""
-    return utcnow().astimezone(LOCAL_TZ)
 
 
 def local_date(moment: datetime | None = None) -> date:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from app.auth import ensure_in_scope
-from app.errors import ApiError
+from app.errors import ApiError, DomainError, http_status
 from app.extensions import db
 from app.org.models import Role, StaffAccount, subtree_ids
 from clues.models import Clue
@@ -148,10 +148,13 @@ def letter_response(letter_id: int) -> Response:
         return _letter_page(
             _scoped_letter(letter_id), error.status, errors=error.errors, values=form
         )
-    except ApiError as error:
+    except DomainError as error:
         db.session.rollback()
         return _letter_page(
-            _scoped_letter(letter_id), error.status, errors=api_error_fields(error), values=form
+            _scoped_letter(letter_id),
+            http_status(error),
+            errors=api_error_fields(error),
+            values=form,
         )
     db.session.commit()
     flash(f"已回复 {letter.serial}。", "ok")

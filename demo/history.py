@@ -31,14 +31,9 @@ from evaluations.models import Evaluation
 from evaluations.questionnaire import ClueCategory, current_questionnaire
 from notifications.letters import respond_to_letter
 from notifications.models import Letter, LetterKind
-from notifications.sweeps import (
-    deadline_sweep,
-    monthly_notice,
-    rerating_sweep,
-    warning_letter_sweep,
-    weekly_notice,
-)
+from notifications.sweeps import deadline_sweep, rerating_sweep, warning_letter_sweep
 from qr.models import QRCode, QRStatus
+from stats.notices import monthly_notice, weekly_notice
 
 DAYS = 365
 RESIDENTS = 4000

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from app.auth import current_staff, staff_required
 from app.clock import utcnow
-from app.errors import ApiError
+from app.errors import NotFound
 from app.extensions import db
 from app.org.models import Role, StaffAccount, Unit
 from app.schemas import Page, PageQuery, Schema, paginate
@@ -65,6 +65,15 @@ def notify_staff(
     return len(items)
 
 
+def mark_item_read(*, item_id: int, staff: StaffAccount) -> InboxItem:
+    """Mark one of `staff`'s own messages read (once); someone else's does not exist for them."""
+    item = db.session.get(InboxItem, item_id)
+    if item is None or item.staff_id != staff.id:
+        raise NotFound("消息不存在")
+    item.read_at = item.read_at or utcnow()
+    return item
+
+
 bp = APIBlueprint("inbox", __name__, url_prefix="/api/v1", tag="站内消息")
 
 
@@ -115,9 +124,6 @@ def list_inbox(query: InboxQuery):
 @bp.output(InboxOut)
 def mark_read(item_id: int):
     """标记为已读"""
-    item = db.session.get(InboxItem, item_id)
-    if item is None or item.staff_id != current_staff().id:
-        raise ApiError(404, "not_found", "消息不存在")
-    item.read_at = item.read_at or utcnow()
+    item = mark_item_read(item_id=item_id, staff=current_staff())
     db.session.commit()
     return item

@@ -10,8 +10,6 @@ job("deadline_sweep", "期限巡查：到期前一个工作日发提醒函，逾
 )
 job("warning_letters", "高频线索预警：向被反映单位发提醒函")(sweeps.warning_letter_sweep)
 job("rerating_sweep", "回评：中途提醒一次，超过期限记为“未回评”")(sweeps.rerating_sweep)
-job("weekly_notice", "每周通报（上周一至周日）")(sweeps.weekly_notice)
-job("monthly_notice", "每月通报（上一个自然月）")(sweeps.monthly_notice)
 job("dead_letter_digest", "每日汇总发送失败的通知，告知管理员")(sweeps.dead_letter_digest)
 job("outbox_dispatch", "投递发件箱：微信订阅消息和 12345 转办，失败按退避重试，多次失败转入死信")(
     dispatcher.dispatch_outbox

@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy.orm import selectinload
 
 from app.auth import current_staff, ensure_in_scope, staff_required
-from app.errors import ApiError
+from app.errors import Unavailable
 from app.extensions import db
 from app.org import service as org_service
 from app.org.models import Role, StaffAccount, Unit, subtree_ids
@@ -215,7 +215,7 @@ def letter_pdf(letter_id: int):
     try:
         data = render_letter_pdf(letter)
     except FontNotFound as exc:
-        raise ApiError(503, "font_missing", str(exc)) from exc
+        raise Unavailable(str(exc), code="font_missing") from exc
     # Answers change what the PDF shows, so clients revalidate instead of keeping a copy.
     return send_file(
         io.BytesIO(data),

@@ -8,6 +8,7 @@ and the second one sees what the first issued.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,11 +19,12 @@ from flask import current_app
 from app.audit import record_audit
 from app.clock import local_date, utcnow
 from app.db import upsert_insert
-from app.errors import ApiError
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.org.models import Role, StaffAccount, root_unit
 from notifications.inbox import notify_staff
 from notifications.models import Letter, LetterKind, SerialCounter
+from notifications.wording import chinese_date, render, render_titled
 
 
 @dataclass
@@ -44,7 +46,7 @@ def serial_text(kind: LetterKind, year: int, number: int) -> str:
     return f"{kind.serial_prefix}〔{year}〕{number}号"
 
 
-def _lock_counter(kind: LetterKind, year: int) -> int:
+def lock_counter(kind: LetterKind, year: int) -> int:
     """Lock this kind's counter for the year (creating it) and return its last number."""
     statement = (
         upsert_insert(SerialCounter)
@@ -74,7 +76,7 @@ def issue_letters(
     """Issue the letters whose cause has none yet."""
     now = now or utcnow()
     year = local_date(now).year
-    last = _lock_counter(kind, year)
+    last = lock_counter(kind, year)
     if not specs:
         return []
     keys = [spec.dedupe_key for spec in specs]
@@ -132,6 +134,13 @@ def issue_letters(
     return [Issued(*row) for row in returned]
 
 
+def compose_letter(template: str, context: dict[str, Any], signed: str, **spec: Any) -> LetterSpec:
+    """A letter worded by `template` (its title line, a blank line, the body) from
+    `context`, closed by the signature block `signed`; `spec` is the rest of the LetterSpec."""
+    title, body = render_titled(template, **context)
+    return LetterSpec(title=title, body=body + signed, **spec)
+
+
 def issuer_name() -> str:
     """Who signs the letters: configured, else the root unit of the registry."""
     configured = current_app.config.get("LETTER_ISSUER")
@@ -141,25 +150,38 @@ def issuer_name() -> str:
     return root.name if root is not None else "评议办公室"
 
 
-def chinese_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+def signature(when: datetime) -> str:
+    """The block every letter closes with: a blank line, who signs it, the date of issue.
+
+    Composed once per sweep (naming the issuer may cost a query) and appended to each body;
+    `split_signature` reads it back for the PDF, which sets it apart.
+    """
+    return f"\n\n{issuer_name()}\n{chinese_date(when)}"
 
 
-def sign(body: str, when: datetime) -> str:
-    return f"{body}\n\n{issuer_name()}\n{chinese_date(local_date(when))}"
+_DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+
+
+def split_signature(body: str) -> tuple[list[str], tuple[str, str] | None]:
+    """A letter body's lines without its closing block, and that block's (issuer, date)."""
+    lines = body.rstrip("\n").split("\n")
+    if len(lines) >= 3 and lines[-3] == "" and _DATE_LINE.match(lines[-1].strip()):
+        return lines[:-3], (lines[-2].strip(), lines[-1].strip())
+    return lines, None
 
 
 # ---------------------------------------------------------------- answering
 
 # Letters that ask the addressed unit for a written answer.
 ANSWERABLE = (LetterKind.SUPERVISION, LetterKind.ESCALATION)
+ALREADY_ANSWERED = "该督办函已回复，不能重复回复"
 
 
 def get_letter(letter_id: int) -> Letter:
-    """The letter with this id, or 404."""
+    """The letter with this id; NotFound otherwise."""
     letter = db.session.get(Letter, letter_id)
     if letter is None:
-        raise ApiError(404, "not_found", "函件不存在", {"letter_id": letter_id})
+        raise NotFound("函件不存在", details={"letter_id": letter_id})
     return letter
 
 
@@ -167,15 +189,16 @@ def respond_to_letter(letter: Letter, *, staff: StaffAccount, response: str) -> 
     """File the addressed unit's written answer to a 督办函 (once), audit it, and tell the
     screeners above the unit, who sent it."""
     if letter.kind not in ANSWERABLE:
-        raise ApiError(
-            409, "not_answerable", f"{letter.kind.label}无需回复", {"kind": letter.kind.value}
+        raise Conflict(
+            f"{letter.kind.label}无需回复",
+            code="not_answerable",
+            details={"kind": letter.kind.value},
         )
     if letter.responded_at is not None:
-        raise ApiError(
-            409,
-            "already_answered",
-            "该督办函已回复，不能重复回复",
-            {"responded_at": letter.responded_at.isoformat()},
+        raise Conflict(
+            ALREADY_ANSWERED,
+            code="already_answered",
+            details={"responded_at": letter.responded_at.isoformat()},
         )
     now = utcnow()
     # Conditional on "not yet answered" so two answers racing each other cannot both land.
@@ -186,7 +209,7 @@ def respond_to_letter(letter: Letter, *, staff: StaffAccount, response: str) -> 
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if not answered:
-        raise ApiError(409, "already_answered", "该督办函已回复，不能重复回复")
+        raise Conflict(ALREADY_ANSWERED, code="already_answered")
     record_audit(
         "letter.respond",
         object_type="letter",
@@ -199,7 +222,12 @@ def respond_to_letter(letter: Letter, *, staff: StaffAccount, response: str) -> 
             roles=(Role.SCREENER,),
             unit=letter.unit,
             kind="letter_response",
-            title=f"{letter.kind.label} {letter.serial} 已回复：{letter.unit.name}",
+            title=render(
+                "inbox/letter_response.txt",
+                kind_label=letter.kind.label,
+                serial=letter.serial,
+                unit_name=letter.unit.name,
+            ),
             body=response[:500],
             dedupe_key=f"letter-response:{letter.id}",
             letter_id=letter.id,

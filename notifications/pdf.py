@@ -36,8 +36,9 @@ from app.clock import LOCAL_TZ, local_date
 from app.extensions import db
 from app.org.models import StaffAccount
 from clues.models import Clue
-from notifications.letters import chinese_date, issuer_name
+from notifications.letters import issuer_name, split_signature
 from notifications.models import Letter, LetterKind
+from notifications.wording import chinese_date
 from qr.fonts import FontNotFound, find_cjk_font
 
 __all__ = ["FontNotFound", "render_letter_pdf", "wrap_lines"]
@@ -70,7 +71,6 @@ _SERIAL = "|".join(
     sorted((re.escape(kind.serial_prefix) for kind in LetterKind), key=len, reverse=True)
 )
 _TOKEN = re.compile(rf"(?:{_SERIAL})〔\d{{4}}〕\d+号|[!-~]+| |[^\x00-\x7f]")
-_DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
 _EPSILON = 0.01
 
 
@@ -201,12 +201,8 @@ class LetterFacts:
 
     @classmethod
     def load(cls, letter: Letter) -> LetterFacts:
-        lines = letter.body.rstrip("\n").split("\n")
-        signature = None
-        # Letters are signed "…\n\n{issuer}\n{date}"; that block is set apart, right-aligned.
-        if len(lines) >= 3 and lines[-3] == "" and _DATE_LINE.match(lines[-1].strip()):
-            signature = (lines[-2].strip(), lines[-1].strip())
-            lines = lines[:-3]
+        # The signature block is set apart, right-aligned, so it is read off the body.
+        lines, signature = split_signature(letter.body)
         tracking_no = responder = None
         if letter.clue_id is not None:
             tracking_no = db.session.scalar(

@@ -29,17 +29,22 @@ LEASE_NAME = "scheduler"
 LEASE_TTL = timedelta(seconds=60)
 RENEW_EVERY = timedelta(seconds=15)
 
-# Fixed job ids and their triggers (Asia/Shanghai).
+# Fixed job ids and their triggers (Asia/Shanghai); `schedule()` adds more.
 SCHEDULE: dict[str, IntervalTrigger | CronTrigger] = {
     "wechat_token_refresh": IntervalTrigger(minutes=5, timezone=LOCAL_TZ),
     "outbox_dispatch": IntervalTrigger(seconds=15, timezone=LOCAL_TZ),
     "deadline_sweep": IntervalTrigger(minutes=30, timezone=LOCAL_TZ),
     "warning_letters": IntervalTrigger(minutes=30, timezone=LOCAL_TZ),
     "rerating_sweep": IntervalTrigger(hours=1, timezone=LOCAL_TZ),
-    "weekly_notice": CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=LOCAL_TZ),
-    "monthly_notice": CronTrigger(day=1, hour=9, minute=0, timezone=LOCAL_TZ),
     "dead_letter_digest": CronTrigger(hour=8, minute=30, timezone=LOCAL_TZ),
 }
+
+
+def schedule(name: str, trigger: IntervalTrigger | CronTrigger) -> None:
+    """Add the registered job `name` to the schedule: how packages above this one (stats'
+    notices) put their jobs on it without this package importing them."""
+    SCHEDULE[name] = trigger
+
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 

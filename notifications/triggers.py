@@ -54,7 +54,7 @@ def resident_message(kind: str, clue: Clue) -> dict[str, Any]:
     }
 
 
-def _wechat_reporters(resident_ids: list[int]) -> list[int]:
+def wechat_reporters(resident_ids: list[int]) -> list[int]:
     """Only residents who came through WeChat can be sent subscribe messages."""
     if not resident_ids:
         return []
@@ -86,7 +86,7 @@ def on_clue_transitioned(clue: Clue, *, transition: Transition, event: Any, **_:
     if action in RESIDENT_MESSAGES:
         kind = RESIDENT_MESSAGES[action]
         closing = action in (Action.APPROVE, Action.CLOSE_12345)
-        for resident_id in _wechat_reporters(_followers(clue, include_merged=closing)):
+        for resident_id in wechat_reporters(_followers(clue, include_merged=closing)):
             enqueue(
                 channel=Channel.WECHAT,
                 kind=kind,
@@ -141,7 +141,7 @@ def on_clue_filed(clue: Clue, *, warnings: list[Any], **_: Any) -> None:
 
 def on_rerating_invited(invitation: ReratingInvitation, **_: Any) -> None:
     clue = db.session.get(Clue, invitation.clue_id)
-    if clue is None or not _wechat_reporters([invitation.resident_id]):
+    if clue is None or not wechat_reporters([invitation.resident_id]):
         return
     payload = {
         **resident_message("rerating_invite", clue),

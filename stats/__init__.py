@@ -6,6 +6,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from stats import routes
+    from stats import notices, routes  # noqa: F401  (notices: their jobs and schedule)
 
     app.register_blueprint(routes.bp)

@@ -26,7 +26,7 @@ from flask import current_app
 
 from app.audit import record_audit
 from app.clock import utcnow
-from app.errors import ApiError
+from app.errors import Invalid, NotFound
 from app.extensions import db
 from clues.models import Clue, ClueEvent
 from clues.service import close_forwarded, get_clue
@@ -38,6 +38,13 @@ EVENT_HEADER = "X-Pingyi-Event-Id"
 TIMESTAMP_HEADER = "X-Pingyi-Timestamp"
 SIGNATURE_HEADER = "X-Pingyi-Signature"
 CALLBACK_PATH = "/integrations/12345/callback"
+EVENT_MISMATCH = "事件编号与该线索的转办记录不符"
+
+
+class EventMismatch(Invalid):
+    """A callback names an event the clue was never forwarded under."""
+
+    code = "event_mismatch"
 
 
 def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -182,16 +189,15 @@ def apply_callback(
     """Close the forwarded clue with the platform's result; (clue, True) for a replay."""
     clue_id = db.session.scalar(sa.select(Clue.id).where(Clue.tracking_no == tracking_no))
     if clue_id is None:
-        raise ApiError(404, "not_found", "线索不存在", {"tracking_no": tracking_no})
+        raise NotFound("线索不存在", details={"tracking_no": tracking_no})
     # Locked: of two deliveries of the same callback one waits, then finds it closed.
     clue = get_clue(clue_id, for_update=True)
     if clue.status is ClueStatus.FORWARDED:
         if event_id not in forward_event_ids(clue):
-            raise ApiError(
-                422,
-                "event_mismatch",
-                "事件编号与该线索的转办记录不符",
-                {"event_id": event_id, "tracking_no": tracking_no},
+            raise EventMismatch(
+                {"event_id": EVENT_MISMATCH},
+                EVENT_MISMATCH,
+                details={"event_id": event_id, "tracking_no": tracking_no},
             )
     elif _closed_by_platform(clue) and event_id in forward_event_ids(clue):
         return clue, True

@@ -33,7 +33,7 @@ from flask import current_app
 from app.clock import LOCAL_TZ, utcnow
 from app.crypto import decrypt_text, encrypt_text, hash_identity
 from app.db import upsert_insert
-from app.errors import ApiError
+from app.errors import Conflict, Invalid, NotPermitted
 from app.extensions import db
 from app.wechat.client import WeChatError, WeChatNotConfigured, wechat_client
 from app.wechat.login import openid_for_code
@@ -316,11 +316,10 @@ def _kinds_of(requested: list[str]) -> list[str]:
         elif kind not in kinds:
             kinds.append(kind)
     if unknown:
-        raise ApiError(
-            422,
-            "validation_error",
+        raise Invalid(
+            {"templates": f"未知：{'、'.join(unknown)}"},
             "不认识的订阅消息类型",
-            {"fields": {"templates": [f"未知：{'、'.join(unknown)}"]}, "known": sorted(known)},
+            details={"known": sorted(known)},
         )
     return kinds
 
@@ -328,12 +327,14 @@ def _kinds_of(requested: list[str]) -> list[str]:
 def subscribe(*, resident: ResidentIdentity, code: str, requested: list[str]) -> None:
     """Book the quota a resident just granted: openid from a fresh login code, one per kind."""
     if resident.channel is not ResidentChannel.WECHAT:
-        raise ApiError(409, "not_wechat", "网页版无法接收微信订阅消息，请在微信小程序中订阅")
+        raise Conflict("网页版无法接收微信订阅消息，请在微信小程序中订阅", code="not_wechat")
     kinds = _kinds_of(requested)
     openid = openid_for_code(code)
     row = db.session.get(Resident, resident.id)
     if row is None or not hmac.compare_digest(hash_identity("wechat", openid), row.identity_hash):
-        raise ApiError(403, "identity_mismatch", "登录凭证不属于当前用户，请重新进入小程序后再订阅")
+        raise NotPermitted(
+            "登录凭证不属于当前用户，请重新进入小程序后再订阅", code="identity_mismatch"
+        )
     now = utcnow()
     contact = upsert_insert(WeChatContact).values(
         resident_id=resident.id, openid_encrypted=encrypt_text(openid), updated_at=now

@@ -24,8 +24,9 @@ from app.extensions import db
 from app.org.models import Role
 from notifications.models import Letter
 from notifications.pdf import FontNotFound, render_letter_pdf, wrap_lines
-from notifications.sweeps import deadline_sweep, weekly_notice
+from notifications.sweeps import deadline_sweep
 from qr.fonts import find_cjk_font
+from stats.notices import weekly_notice
 from tests.clues.factories import Cast, Filed, make_cast
 from tests.factories import bearer, make_staff
 

@@ -16,12 +16,8 @@ from app.extensions import db
 from app.workdays import load_calendar
 from clues.models import Clue, ClueStage, ReratingInvitation, Stage
 from notifications.models import InboxItem, Letter, LetterKind, OutboxMessage
-from notifications.sweeps import (
-    deadline_sweep,
-    rerating_sweep,
-    warning_letter_sweep,
-    weekly_notice,
-)
+from notifications.sweeps import deadline_sweep, rerating_sweep, warning_letter_sweep
+from stats.notices import weekly_notice
 from tests.clues.factories import make_cast
 from tests.conftest import TEST_SECRET
 from tests.evaluations.helpers import h5_resident
@@ -158,7 +154,9 @@ def test_two_processes_sweeping_at_once_send_each_letter_once(app, client, froze
         "PINGYI_FAKE_NOW": (due + timedelta(hours=2)).isoformat(),
         "WECHAT_APPID": "",
     }
-    command = [sys.executable, "-m", "flask", "--app", "run", "jobs", "run", "deadline_sweep"]
+    # A test app: only that honours PINGYI_FAKE_NOW.
+    app_factory = "app:create_app({'TESTING': True})"
+    command = [sys.executable, "-m", "flask", "--app", app_factory, "jobs", "run", "deadline_sweep"]
     processes = [
         subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

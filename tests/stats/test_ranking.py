@@ -12,7 +12,7 @@ from app.clock import LOCAL_TZ
 from app.extensions import db
 from app.org.models import Role
 from notifications.models import Letter, LetterKind
-from notifications.sweeps import weekly_notice
+from stats.notices import weekly_notice
 from stats.ranking import Period, last_complete_period, period_containing
 from tests.clues.factories import make_cast
 from tests.evaluations.helpers import h5_resident, rate
