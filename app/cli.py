@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from app.errors import ApiError
+from app.errors import ApiError, DomainError
 from app.extensions import db
 from app.jobs import JOBS, run_job
 from app.org import service
@@ -27,7 +27,7 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def _fail(error: ApiError) -> None:
+def _fail(error: ApiError | DomainError) -> None:
     db.session.rollback()
     raise click.ClickException(f"{error.message} {error.details or ''}".strip())
 
@@ -57,7 +57,7 @@ def create_unit_command(
         unit = service.create_unit(
             code=code, name=name, kind=UnitKind(kind), parent=parent, region=region, address=address
         )
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         _fail(error)
     db.session.commit()
     click.echo(f"已新增单位 {unit.name}（{unit.code}，id={unit.id}）")
@@ -95,7 +95,7 @@ def create_staff_command(
             role=Role(role),
             unit=unit,
         )
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         _fail(error)
     db.session.commit()
     click.echo(f"已新增账号 {account.username}（{account.role.label}，{unit.name}）")
@@ -137,7 +137,7 @@ def calendar_load(path: Path) -> None:
 
     try:
         days = load_schedule(read_schedule_file(path))
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         _fail(error)
     db.session.commit()
     click.echo(f"已载入 {path.name}：{days} 天")
@@ -169,7 +169,7 @@ def crypto_rotate() -> None:
 
     try:
         changed = rotate_stored_secrets()
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         _fail(error)
     db.session.commit()
     for column, count in changed.items():

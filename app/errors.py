@@ -160,6 +160,12 @@ def http_status(error: DomainError) -> int:
     return 400
 
 
+def status_of(error: Exception) -> int:
+    """The status of a domain error, or of an error that carries its own (`ApiError`, a
+    console form's), for a front door that catches several kinds."""
+    return http_status(error) if isinstance(error, DomainError) else int(error.status)  # type: ignore[attr-defined]
+
+
 def _defaults(status: int) -> tuple[str, str]:
     return _STATUS_DEFAULTS.get(status, ("error", "请求失败"))
 

@@ -5,6 +5,8 @@ word segmenter)."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -15,6 +17,7 @@ from clues.models import Clue
 from clues.states import OPEN_STATUSES
 
 MIN_SCORE = 0.2
+CANDIDATES = 200  # the newest open clues about a target that are compared
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -35,23 +38,46 @@ def similarity(a: str, b: str) -> float:
 
 def duplicate_suggestions(clue: Clue, limit: int = 5) -> list[tuple[Clue, float]]:
     """The most similar open clues about the same target, best first."""
-    since = clue.submitted_at - timedelta(days=current_app.config["DUPLICATE_WINDOW_DAYS"])
-    target = (
-        (Clue.officer_id == clue.officer_id)
-        if clue.officer_id is not None
-        else (Clue.unit_id == clue.unit_id)
-    )
+    return duplicate_suggestions_for([clue], limit=limit).get(clue.id, [])
+
+
+def _target(clue: Clue) -> tuple[str, int]:
+    return ("officer", clue.officer_id) if clue.officer_id is not None else ("unit", clue.unit_id)
+
+
+def duplicate_suggestions_for(
+    clues: Sequence[Clue], limit: int = 5
+) -> dict[int, list[tuple[Clue, float]]]:
+    """Suggestions for a page of clues, read with one query whatever the page's size: every
+    open clue about any of their targets within the window, then scored per clue."""
+    if not clues:
+        return {}
+    window = timedelta(days=current_app.config["DUPLICATE_WINDOW_DAYS"])
+    officers = {c.officer_id for c in clues if c.officer_id is not None}
+    units = {c.unit_id for c in clues if c.officer_id is None}
     candidates = db.session.scalars(
         sa.select(Clue)
         .where(
-            target,
-            Clue.id != clue.id,
-            Clue.submitted_at >= since,
+            Clue.officer_id.in_(officers) | Clue.unit_id.in_(units),
+            Clue.submitted_at >= min(c.submitted_at for c in clues) - window,
             Clue.status.in_(OPEN_STATUSES),
         )
         .order_by(Clue.id.desc())
-        .limit(200)
-    )
-    scored = [(other, similarity(clue.description, other.description)) for other in candidates]
-    scored = [pair for pair in scored if pair[1] >= MIN_SCORE]
-    return sorted(scored, key=lambda pair: pair[1], reverse=True)[:limit]
+    ).all()
+    by_target: dict[tuple[str, int], list[Clue]] = defaultdict(list)
+    for other in candidates:
+        if other.officer_id is not None:
+            by_target[("officer", other.officer_id)].append(other)
+        by_target[("unit", other.unit_id)].append(other)
+    found = {}
+    for clue in clues:
+        since = clue.submitted_at - window
+        pool = [
+            other
+            for other in by_target[_target(clue)]
+            if other.id != clue.id and other.submitted_at >= since
+        ][:CANDIDATES]
+        scored = [(other, similarity(clue.description, other.description)) for other in pool]
+        scored = [pair for pair in scored if pair[1] >= MIN_SCORE]
+        found[clue.id] = sorted(scored, key=lambda pair: pair[1], reverse=True)[:limit]
+    return found

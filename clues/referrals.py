@@ -20,7 +20,7 @@ from app import signals
 from app.audit import record_audit
 from app.auth import current_staff, staff_required
 from app.clock import utcnow
-from app.errors import ApiError
+from app.errors import Conflict, IllegalTransition, NotFound
 from app.extensions import db
 from app.org.models import Role, StaffAccount
 from app.schemas import Page, PageQuery, Schema
@@ -33,7 +33,14 @@ from clues.models import (
     ReferralStatus,
     VerificationReport,
 )
-from clues.service import actor_of, apply_transition, check_state, ensure_visible, visible_to
+from clues.service import (
+    actor_of,
+    apply_transition,
+    check_state,
+    ensure,
+    ensure_visible,
+    visible_to,
+)
 from clues.states import Action
 
 
@@ -103,22 +110,27 @@ def seal(dossier: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def refer_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Referral:
-    """移交纪检: only a substantiated (or partly) outcome involving misconduct, once."""
-    actor = actor_of(staff, clue)
-    check_state(clue, Action.REFER, actor)
+def referral_refusal(clue: Clue) -> Conflict | None:
+    """Only a substantiated (or partly) outcome involving misconduct is referred, once."""
     if (
         clue.outcome not in (Outcome.SUBSTANTIATED, Outcome.PARTLY_SUBSTANTIATED)
         or not clue.involves_misconduct
     ):
-        raise ApiError(
-            409,
-            "not_referable",
+        return Conflict(
             "只有查实且涉及违纪违规的线索可以移交纪检",
-            {"outcome": clue.outcome.value if clue.outcome else None},
+            code="not_referable",
+            details={"outcome": clue.outcome.value if clue.outcome else None},
         )
     if db.session.scalar(sa.select(Referral.id).where(Referral.clue_id == clue.id)):
-        raise ApiError(409, "already_referred", "该线索已移交纪检")
+        return Conflict("该线索已移交纪检", code="already_referred")
+    return None
+
+
+def refer_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Referral:
+    """移交纪检: only a substantiated (or partly) outcome involving misconduct, once."""
+    actor = actor_of(staff, clue)
+    check_state(clue, Action.REFER, actor)
+    ensure(referral_refusal(clue))
     apply_transition(clue, Action.REFER, actor, note=note)
     dossier = _dossier(clue)
     referral = Referral(
@@ -144,18 +156,32 @@ def refer_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Referral:
 def get_referral(referral_id: int) -> Referral:
     referral = db.session.get(Referral, referral_id)
     if referral is None:
-        raise ApiError(404, "not_found", "移交记录不存在", {"id": referral_id})
+        raise NotFound("移交记录不存在", details={"id": referral_id})
     return referral
 
 
+# The referral's own transition table: (status, step) → (new status, refusal message when the
+# status is another). Receipt comes first, the conclusion after it, each once.
+REFERRAL_TRANSITIONS: dict[tuple[ReferralStatus, str], ReferralStatus] = {
+    (ReferralStatus.PENDING, "receive"): ReferralStatus.RECEIVED,
+    (ReferralStatus.RECEIVED, "conclude"): ReferralStatus.CONCLUDED,
+}
+_REFERRAL_REFUSALS = {"receive": "该移交已签收", "conclude": "请先签收再办结"}
+
+
+def _advance_referral(referral: Referral, step: str, staff: StaffAccount) -> None:
+    """Move the referral through its table, stamping who and when, or refuse."""
+    target = REFERRAL_TRANSITIONS.get((referral.status, step))
+    if target is None:
+        raise IllegalTransition(_REFERRAL_REFUSALS[step], details={"status": referral.status.value})
+    referral.status = target
+    setattr(referral, f"{target.value}_by", staff.id)
+    setattr(referral, f"{target.value}_at", utcnow())
+
+
 def receive_referral(referral: Referral, *, staff: StaffAccount) -> Referral:
-    if referral.status is not ReferralStatus.PENDING:
-        raise ApiError(409, "illegal_transition", "该移交已签收", {"status": referral.status.value})
-    referral.status, referral.received_by, referral.received_at = (
-        ReferralStatus.RECEIVED,
-        staff.id,
-        utcnow(),
-    )
+    """签收: the liaison acknowledges the case."""
+    _advance_referral(referral, "receive", staff)
     db.session.flush()
     record_audit(
         "referral.receive",
@@ -170,15 +196,8 @@ def receive_referral(referral: Referral, *, staff: StaffAccount) -> Referral:
 def conclude_referral(
     referral: Referral, *, staff: StaffAccount, persons_handled: int, measures: str
 ) -> Referral:
-    if referral.status is not ReferralStatus.RECEIVED:
-        raise ApiError(
-            409, "illegal_transition", "请先签收再办结", {"status": referral.status.value}
-        )
-    referral.status, referral.concluded_by, referral.concluded_at = (
-        ReferralStatus.CONCLUDED,
-        staff.id,
-        utcnow(),
-    )
+    """办结: the people handled and the measures taken."""
+    _advance_referral(referral, "conclude", staff)
     referral.persons_handled, referral.measures = persons_handled, measures
     db.session.flush()
     record_audit(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from app.schemas import Id, Page, PageQuery, Schema, StrictId
+from app.schemas import Day, Id, Page, PageQuery, Schema, StrictId
 from clues.models import ClueSource, Outcome, RejectReason
 from clues.states import ClueStatus
 from evaluations.questionnaire import ClueCategory
@@ -70,6 +70,13 @@ class ExtensionOut(Schema):
     decision_note: str
 
 
+class ActionOffer(Schema):
+    action: str = Field(description="操作名，即 POST /clues/{id}/{action} 的 action")
+    label: str = Field(description="按钮文字")
+    enabled: bool = Field(description="当前用户现在能否执行")
+    reason: str = Field(description="不能执行时的原因（与执行时得到的错误说明相同）")
+
+
 class ClueOut(Schema):
     id: int
     tracking_no: str
@@ -102,12 +109,25 @@ class ClueOut(Schema):
     warnings: list[WarningOut] = Field(description="高频线索预警（审核交办人员可见）")
     report: ReportOut | None = Field(description="最近一次核查报告")
     extensions: list[ExtensionOut]
+    available_actions: list[ActionOffer] | None = Field(
+        None, description="当前用户在此状态下的操作（仅详情和操作结果返回；列表中为空）"
+    )
 
 
 class ClueQuery(PageQuery):
     status: ClueStatus | None = None
     unit_id: Id | None = Field(None, description="被反映单位及其下级")
     overdue: bool | None = Field(None, description="true 只看已超期的")
+    tracking_no: Annotated[str, StringConstraints(max_length=20)] | None = Field(
+        None, description="线索编号（精确匹配）"
+    )
+    q: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        None, description="反映内容中的文字（中文子串）或编号的一部分"
+    )
+    category: ClueCategory | None = None
+    source: ClueSource | None = None
+    from_: Day | None = Field(None, alias="from", description="登记日期起（北京时间，含当日）")
+    to: Day | None = Field(None, description="登记日期止（北京时间，含当日）")
 
 
 class CluePage(Page):

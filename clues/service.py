@@ -18,7 +18,7 @@ from app.audit import record_audit
 from app.auth import current_actor
 from app.clock import local_date, utcnow
 from app.crypto import encrypt_text
-from app.errors import ApiError
+from app.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted, OutOfScope
 from app.extensions import db
 from app.org.models import Officer, Role, StaffAccount, Unit
 from app.workdays import load_calendar
@@ -47,8 +47,14 @@ ROLE_ACTORS = {
 }
 
 
-def _conflict(code: str, message: str, **details: Any) -> ApiError:
-    return ApiError(409, code, message, details)
+def _conflict(code: str, message: str, **details: Any) -> Conflict:
+    return Conflict(message, code=code, details=details)
+
+
+def ensure(refusal: DomainError | None) -> None:
+    """Raise the refusal a guard found, if any."""
+    if refusal is not None:
+        raise refusal
 
 
 # ---------------------------------------------------------------- loading and seeing
@@ -67,7 +73,7 @@ def get_clue(clue_id: int, *, for_update: bool = False) -> Clue:
         stmt = stmt.with_for_update(of=Clue).execution_options(populate_existing=True)
     clue = db.session.scalar(stmt)
     if clue is None:
-        raise ApiError(404, "not_found", "线索不存在", {"id": clue_id})
+        raise NotFound("线索不存在", details={"id": clue_id})
     return clue
 
 
@@ -95,14 +101,20 @@ def visible_to(staff: StaffAccount) -> sa.ColumnElement[bool] | None:
     return sa.and_(in_scope, Clue.officer_id.is_(None) | (Clue.officer_id != staff.officer_id))
 
 
-def ensure_visible(staff: StaffAccount, clue: Clue) -> None:
-    """403 unless the staff member may see this clue."""
+def scope_refusal(staff: StaffAccount, clue: Clue) -> OutOfScope | None:
+    """Why the staff member may not see this clue, or None when they may."""
     condition = visible_to(staff)
     visible = condition is not None and db.session.scalar(
         sa.select(sa.literal(True)).where(Clue.id == clue.id, condition)
     )
-    if not visible:
-        raise ApiError(403, "out_of_scope", "该线索不在您的办理范围内", {"clue_id": clue.id})
+    if visible:
+        return None
+    return OutOfScope("该线索不在您的办理范围内", details={"clue_id": clue.id})
+
+
+def ensure_visible(staff: StaffAccount, clue: Clue) -> None:
+    """Refuse (out of scope) unless the staff member may see this clue."""
+    ensure(scope_refusal(staff, clue))
 
 
 # ---------------------------------------------------------------- numbers and deadlines
@@ -159,7 +171,7 @@ def _finish_stage(clue: Clue, now: datetime) -> None:
         # stage's deadline nor block a new request.
         db.session.execute(
             sa.update(ExtensionRequest)
-            .where(ExtensionRequest.stage_id == open_stage.id, ExtensionRequest.status == "pending")
+            .where(ExtensionRequest.stage_id == open_stage.id, PENDING_EXTENSION)
             .values(status="lapsed")
         )
     clue.due_at = None
@@ -209,8 +221,10 @@ def actor_of(staff: StaffAccount, clue: Clue) -> Actor:
     """The workflow actor a staff member is for this clue; never the officer it accuses."""
     actor = ROLE_ACTORS.get(staff.role)
     if actor is None:
-        raise ApiError(403, "forbidden", "您的角色不办理线索", {"role": staff.role.value})
-    _not_the_accused(clue, staff)
+        raise NotPermitted(
+            "您的角色不办理线索", code="forbidden", details={"role": staff.role.value}
+        )
+    ensure(recusal_refusal(clue, staff))
     return actor
 
 
@@ -220,9 +234,11 @@ def check_state(clue: Clue, action: Action, actor: Actor) -> None:
     next_status(clue.status, action, actor)
 
 
-def _not_the_accused(clue: Clue, staff: StaffAccount) -> None:
+def recusal_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
+    """The accused officer never handles the clue about them."""
     if clue.officer_id is not None and staff.officer_id == clue.officer_id:
-        raise ApiError(403, "accused_officer", "被反映的人员不能办理反映自己的线索")
+        return NotPermitted("被反映的人员不能办理反映自己的线索", code="accused_officer")
+    return None
 
 
 # ---------------------------------------------------------------- filing
@@ -384,10 +400,7 @@ def merge_clue(clue: Clue, *, staff: StaffAccount, master: Clue, note: str = "")
 def forward_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Clue:
     """转 12345: livelihood requests go to the city platform, whose callback closes them."""
     check_state(clue, Action.FORWARD_12345, actor_of(staff, clue))
-    if clue.category is not ClueCategory.LIVELIHOOD:
-        raise _conflict(
-            "not_livelihood", "只有民生类诉求可以转 12345", category=clue.category.value
-        )
+    ensure(forward_refusal(clue))
     now = utcnow()
     apply_transition(
         clue,
@@ -399,6 +412,13 @@ def forward_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Clue:
     )
     _finish_stage(clue, now)
     return clue
+
+
+def forward_refusal(clue: Clue) -> Conflict | None:
+    """Only livelihood requests go to 12345."""
+    if clue.category is ClueCategory.LIVELIHOOD:
+        return None
+    return _conflict("not_livelihood", "只有民生类诉求可以转 12345", category=clue.category.value)
 
 
 def close_forwarded(clue: Clue, *, result: str, now: datetime | None = None) -> Clue:
@@ -428,18 +448,15 @@ def assign_clue(
     """交办 to a verifying unit in the screener's scope, with a deadline in working days."""
     check_state(clue, Action.ASSIGN, actor_of(staff, clue))
     if not staff.unit.contains(unit):
-        raise ApiError(403, "out_of_scope", "只能交办给您管辖范围内的单位", {"unit_id": unit.id})
+        raise OutOfScope("只能交办给您管辖范围内的单位", details={"unit_id": unit.id})
     if not unit.is_active:
         raise _conflict("unit_inactive", "该单位已停用")
     if assignee is not None:
         if assignee.role is not Role.VERIFIER or not unit.contains(assignee.unit):
-            raise ApiError(
-                422,
-                "validation_error",
-                "承办人须是该单位的核查人员",
-                {"fields": {"assignee_id": ["承办人须是该单位的核查人员"]}},
+            raise Invalid(
+                {"assignee_id": "承办人须是该单位的核查人员"}, "承办人须是该单位的核查人员"
             )
-        _not_the_accused(clue, assignee)
+        ensure(recusal_refusal(clue, assignee))
     now = utcnow()
     clue.assigned_unit_id = unit.id
     clue.assignee_id = assignee.id if assignee else None
@@ -456,10 +473,16 @@ def assign_clue(
     return clue
 
 
+def verifier_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
+    """A verifier acts only on clues not about them and not assigned to a colleague."""
+    refusal = recusal_refusal(clue, staff)
+    if refusal is None and clue.assignee_id is not None and clue.assignee_id != staff.id:
+        refusal = NotPermitted("该线索已指定其他承办人", code="not_assignee")
+    return refusal
+
+
 def _ensure_verifier(clue: Clue, staff: StaffAccount) -> None:
-    _not_the_accused(clue, staff)
-    if clue.assignee_id is not None and clue.assignee_id != staff.id:
-        raise ApiError(403, "not_assignee", "该线索已指定其他承办人")
+    ensure(verifier_refusal(clue, staff))
 
 
 def start_verification(clue: Clue, *, staff: StaffAccount, note: str = "") -> Clue:
@@ -477,24 +500,10 @@ def request_extension(
     """申请延期: the due date moves only if the superior approves."""
     check_state(clue, Action.REQUEST_EXTENSION, actor_of(staff, clue))
     _ensure_verifier(clue, staff)
-    if days > current_app.config["CLUE_EXTENSION_MAX_DAYS"]:
-        raise ApiError(
-            422,
-            "validation_error",
-            "延期天数超过上限",
-            {
-                "fields": {
-                    "days": [f"最多 {current_app.config['CLUE_EXTENSION_MAX_DAYS']} 个工作日"]
-                }
-            },
-        )
-    pending = db.session.scalar(
-        sa.select(ExtensionRequest.id).where(
-            ExtensionRequest.clue_id == clue.id, ExtensionRequest.status == "pending"
-        )
-    )
-    if pending is not None:
-        raise _conflict("extension_pending", "已有待审批的延期申请", request_id=pending)
+    limit = current_app.config["CLUE_EXTENSION_MAX_DAYS"]
+    if days > limit:
+        raise Invalid({"days": f"最多 {limit} 个工作日"}, "延期天数超过上限")
+    ensure(extension_request_refusal(clue))
     stage = current_stage(clue)
     assert stage is not None
     request = ExtensionRequest(
@@ -512,14 +521,35 @@ def request_extension(
     return request
 
 
-def _pending_extension(clue: Clue) -> ExtensionRequest:
-    request = db.session.scalar(
-        sa.select(ExtensionRequest).where(
-            ExtensionRequest.clue_id == clue.id, ExtensionRequest.status == "pending"
-        )
+PENDING_EXTENSION = ExtensionRequest.status == "pending"
+
+
+def pending_extension(clue: Clue) -> ExtensionRequest | None:
+    """The extension request of this clue awaiting the superior's decision, if any."""
+    return db.session.scalar(
+        sa.select(ExtensionRequest).where(ExtensionRequest.clue_id == clue.id, PENDING_EXTENSION)
     )
-    if request is None:
-        raise _conflict("no_extension_request", "没有待审批的延期申请")
+
+
+def extension_request_refusal(clue: Clue) -> Conflict | None:
+    """One pending request at a time."""
+    pending = pending_extension(clue)
+    if pending is None:
+        return None
+    return _conflict("extension_pending", "已有待审批的延期申请", request_id=pending.id)
+
+
+def extension_decision_refusal(clue: Clue) -> Conflict | None:
+    """Nothing to decide without a pending request."""
+    if pending_extension(clue) is None:
+        return _conflict("no_extension_request", "没有待审批的延期申请")
+    return None
+
+
+def _pending_extension(clue: Clue) -> ExtensionRequest:
+    ensure(extension_decision_refusal(clue))
+    request = pending_extension(clue)
+    assert request is not None
     return request
 
 
@@ -568,12 +598,7 @@ def submit_report(
     check_state(clue, Action.SUBMIT_REPORT, actor_of(staff, clue))
     _ensure_verifier(clue, staff)
     if involves_misconduct and outcome is Outcome.UNFOUNDED:
-        raise ApiError(
-            422,
-            "validation_error",
-            "查否的线索不能认定违纪违规",
-            {"fields": {"involves_misconduct": ["查否时不能为是"]}},
-        )
+        raise Invalid({"involves_misconduct": "查否时不能为是"}, "查否的线索不能认定违纪违规")
     now = utcnow()
     report = VerificationReport(
         clue_id=clue.id,
@@ -756,7 +781,7 @@ def rerate_clue(
 
 def appeal_refusal(
     clue: Clue, invitation: ReratingInvitation | None, now: datetime
-) -> ApiError | None:
+) -> Conflict | None:
     """Why the reporter may not appeal now, or None when they may (the resident's view shows
     the appeal button by the same rules)."""
     if clue.status is not ClueStatus.CLOSED or invitation is None:
@@ -764,12 +789,7 @@ def appeal_refusal(
     window = timedelta(days=current_app.config["CLUE_APPEAL_WINDOW_DAYS"])
     if clue.closed_at is None or now > clue.closed_at + window:
         return _conflict("appeal_window_closed", "复核申请期限已过")
-    if (
-        invitation.status == "rated"
-        and invitation.level
-        and invitation.level >= 4
-        and invitation.resolved
-    ):
+    if invitation.status == "rated" and invitation.is_satisfied:
         return _conflict("satisfied", "您的回评为满意，不能再申请复核")
     appealed = db.session.scalar(
         sa.select(Appeal.id).where(
@@ -864,7 +884,7 @@ def resident_clue(tracking_no: str, resident_id: int) -> Clue:
         .where(Clue.tracking_no == tracking_no, ClueReporter.resident_id == resident_id)
     )
     if clue is None:
-        raise ApiError(404, "not_found", "没有找到这条线索", {"tracking_no": tracking_no})
+        raise NotFound("没有找到这条线索", details={"tracking_no": tracking_no})
     return clue
 
 

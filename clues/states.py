@@ -1,47 +1,32 @@
 """Clue statuses, actions and the one transition table: (status, action, role) → status.
 
 Every state change in the product goes through `next_status()`; anything not in the table is
-refused (409 for a known action in the wrong status, 403 for a role the action never serves).
+refused (IllegalTransition for a known action in the wrong status, NotPermitted for a role
+the action never serves).
 The table is data: `flask --app run clues states` prints it, and the tests walk all of it.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-from app.errors import ApiError
+from app.enums import LabelledEnum
+from app.errors import DomainError, IllegalTransition, NotPermitted
+from app.org.models import Role
 
 
-class ClueStatus(enum.StrEnum):
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    ASSIGNED = "assigned"
-    VERIFYING = "verifying"
-    REVIEWING = "reviewing"
-    CLOSED = "closed"
-    APPEALED = "appealed"
-    REJECTED = "rejected"
-    MERGED = "merged"
-    FORWARDED = "forwarded"
+class ClueStatus(LabelledEnum):
+    SUBMITTED = "submitted", "待审核"
+    ACCEPTED = "accepted", "已受理"
+    ASSIGNED = "assigned", "已交办"
+    VERIFYING = "verifying", "核查中"
+    REVIEWING = "reviewing", "待上级审核"
+    CLOSED = "closed", "已办结"
+    APPEALED = "appealed", "复核申请中"
+    REJECTED = "rejected", "不予受理"
+    MERGED = "merged", "已并案"
+    FORWARDED = "forwarded", "已转 12345"
 
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    ClueStatus.SUBMITTED: "待审核",
-    ClueStatus.ACCEPTED: "已受理",
-    ClueStatus.ASSIGNED: "已交办",
-    ClueStatus.VERIFYING: "核查中",
-    ClueStatus.REVIEWING: "待上级审核",
-    ClueStatus.CLOSED: "已办结",
-    ClueStatus.APPEALED: "复核申请中",
-    ClueStatus.REJECTED: "不予受理",
-    ClueStatus.MERGED: "已并案",
-    ClueStatus.FORWARDED: "已转 12345",
-}
 
 # Statuses in which the clue is still being handled (deadlines run, sweeps look at them).
 OPEN_STATUSES = frozenset(
@@ -57,59 +42,45 @@ OPEN_STATUSES = frozenset(
 )
 
 
-class Action(enum.StrEnum):
-    ACCEPT = "accept"
-    REJECT = "reject"
-    MERGE = "merge"
-    FORWARD_12345 = "forward_12345"
-    ASSIGN = "assign"
-    START = "start"
-    SUBMIT_REPORT = "submit_report"
-    APPROVE = "approve"
-    RETURN = "return"
-    REQUEST_EXTENSION = "request_extension"
-    APPROVE_EXTENSION = "approve_extension"
-    DENY_EXTENSION = "deny_extension"
-    REOPEN = "reopen"
-    UPHOLD = "uphold"
-    REFER = "refer"
-    APPEAL = "appeal"
-    CLOSE_12345 = "close_12345"
-
-    @property
-    def label(self) -> str:
-        return ACTION_LABELS[self]
+class Action(LabelledEnum):
+    ACCEPT = "accept", "受理"
+    REJECT = "reject", "不予受理"
+    MERGE = "merge", "并案"
+    FORWARD_12345 = "forward_12345", "转 12345"
+    ASSIGN = "assign", "交办"
+    START = "start", "开始核查"
+    SUBMIT_REPORT = "submit_report", "提交核查报告"
+    APPROVE = "approve", "审核通过"
+    RETURN = "return", "退回重查"
+    REQUEST_EXTENSION = "request_extension", "申请延期"
+    APPROVE_EXTENSION = "approve_extension", "批准延期"
+    DENY_EXTENSION = "deny_extension", "不批准延期"
+    REOPEN = "reopen", "重新核查"
+    UPHOLD = "uphold", "维持原结论"
+    REFER = "refer", "移交纪检"
+    APPEAL = "appeal", "群众申请复核"
+    CLOSE_12345 = "close_12345", "12345 办结"
 
 
-ACTION_LABELS = {
-    Action.ACCEPT: "受理",
-    Action.REJECT: "不予受理",
-    Action.MERGE: "并案",
-    Action.FORWARD_12345: "转 12345",
-    Action.ASSIGN: "交办",
-    Action.START: "开始核查",
-    Action.SUBMIT_REPORT: "提交核查报告",
-    Action.APPROVE: "审核通过",
-    Action.RETURN: "退回重查",
-    Action.REQUEST_EXTENSION: "申请延期",
-    Action.APPROVE_EXTENSION: "批准延期",
-    Action.DENY_EXTENSION: "不批准延期",
-    Action.REOPEN: "重新核查",
-    Action.UPHOLD: "维持原结论",
-    Action.REFER: "移交纪检",
-    Action.APPEAL: "群众申请复核",
-    Action.CLOSE_12345: "12345 办结",
-}
-
-
-class Actor(enum.StrEnum):
+class Actor(LabelledEnum):
     """Who may take an action: the staff roles, the reporter, and the 12345 platform."""
 
-    SCREENER = "screener"
-    VERIFIER = "verifier"
-    SUPERIOR = "superior"
-    RESIDENT = "resident"
-    PLATFORM = "platform"
+    SCREENER = "screener", Role.SCREENER.label
+    VERIFIER = "verifier", Role.VERIFIER.label
+    SUPERIOR = "superior", Role.SUPERIOR.label
+    RESIDENT = "resident", "群众"
+    PLATFORM = "platform", "12345 平台"
+
+
+# Who a trail entry names besides the actors above: staff of any role, and the system's jobs.
+SYSTEM_ROLE_LABEL = "系统"
+
+
+def role_label(role: str) -> str:
+    """The Chinese name of the role a clue event or audit row records (itself if unknown)."""
+    if role == "system":
+        return SYSTEM_ROLE_LABEL
+    return Actor.label_of(role) or Role.label_of(role) or role
 
 
 S, A, R = ClueStatus, Action, Actor
@@ -149,25 +120,29 @@ class Transition:
     to_status: ClueStatus
 
 
-def next_status(status: ClueStatus, action: Action, actor: Actor) -> Transition:
-    """The transition for `action` by `actor` from `status`, or the refusal."""
+def transition_refusal(status: ClueStatus, action: Action, actor: Actor) -> DomainError | None:
+    """Why the table refuses `action` by `actor` from `status`, or None when it allows it."""
     if actor not in ACTORS_OF[action]:
-        raise ApiError(
-            403,
-            "forbidden",
+        return NotPermitted(
             f"该角色不能执行“{action.label}”",
-            {"action": action.value, "actor": actor.value},
+            code="forbidden",
+            details={"action": action.value, "actor": actor.value},
         )
-    target = TRANSITIONS.get((status, action, actor))
-    if target is None:
+    if (status, action, actor) not in TRANSITIONS:
         allowed = sorted(s.value for (s, a, r) in TRANSITIONS if a == action and r == actor)
-        raise ApiError(
-            409,
-            "illegal_transition",
+        return IllegalTransition(
             f"线索当前状态为“{status.label}”，不能执行“{action.label}”",
-            {"status": status.value, "action": action.value, "allowed_from": allowed},
+            details={"status": status.value, "action": action.value, "allowed_from": allowed},
         )
-    return Transition(action, actor, status, target)
+    return None
+
+
+def next_status(status: ClueStatus, action: Action, actor: Actor) -> Transition:
+    """The transition for `action` by `actor` from `status`, or the refusal raised."""
+    refusal = transition_refusal(status, action, actor)
+    if refusal is not None:
+        raise refusal
+    return Transition(action, actor, status, TRANSITIONS[(status, action, actor)])
 
 
 def table_rows() -> list[tuple[str, str, str, str]]:

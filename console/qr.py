@@ -9,7 +9,7 @@ from flask import Response, current_app, flash, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.auth import ensure_in_scope
-from app.errors import ApiError
+from app.errors import ApiError, DomainError, status_of
 from app.extensions import db
 from app.org import service as org_service
 from app.org.models import Officer, Role, Unit, subtree_filter
@@ -96,16 +96,16 @@ def qr_issue() -> Response:
         db.session.rollback()
         return _qr_page(
             _selected_unit(form.get("unit_id")),
-            error.status,
+            status_of(error),
             failed="issue",
             errors=error.errors,
             values=form,
         )
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         db.session.rollback()
         return _qr_page(
             _selected_unit(form.get("unit_id")),
-            error.status,
+            status_of(error),
             failed="issue",
             errors=api_error_fields(error),
             values=form,
@@ -123,11 +123,11 @@ def qr_revoke(code_id: int) -> Response:
     try:
         body = parse(RevokeIn, request.form)
         service.revoke_code(code, reason=body.reason)
-    except (FormError, ApiError) as error:
+    except (FormError, ApiError, DomainError) as error:
         db.session.rollback()
         errors = error.errors if isinstance(error, FormError) else api_error_fields(error)
         return _qr_page(
-            _selected_unit(str(unit_id)), error.status, failed=f"code-{code_id}", errors=errors
+            _selected_unit(str(unit_id)), status_of(error), failed=f"code-{code_id}", errors=errors
         )
     db.session.commit()
     flash(f"已停用二维码 {code.serial}，扫描它将指向本单位现在的二维码。", "ok")
@@ -141,11 +141,11 @@ def qr_rotate(code_id: int) -> Response:
     unit_id = code.unit_id
     try:
         replacement = service.rotate_code(code)
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         db.session.rollback()
         return _qr_page(
             _selected_unit(str(unit_id)),
-            error.status,
+            status_of(error),
             failed=f"code-{code_id}",
             errors=api_error_fields(error),
         )

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Response, flash, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from app.errors import ApiError
+from app.errors import ApiError, DomainError, status_of
 from app.extensions import db
 from app.org.models import Role
 from clues.models import Clue, Referral, ReferralStatus
@@ -70,9 +70,9 @@ def receive(referral_id: int) -> Response:
     referral = _scoped_referral(referral_id)
     try:
         receive_referral(referral, staff=current_staff())
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         db.session.rollback()
-        return _referrals_page(error.status, failed=referral_id, errors=api_error_fields(error))
+        return _referrals_page(status_of(error), failed=referral_id, errors=api_error_fields(error))
     db.session.commit()
     flash(f"已签收 {referral.clue.tracking_no}。", "ok")
     return see_other(url_for("console.referrals"))
@@ -94,10 +94,10 @@ def conclude(referral_id: int) -> Response:
     except FormError as error:
         db.session.rollback()
         return _referrals_page(error.status, failed=referral_id, errors=error.errors, values=form)
-    except ApiError as error:
+    except (ApiError, DomainError) as error:
         db.session.rollback()
         return _referrals_page(
-            error.status, failed=referral_id, errors=api_error_fields(error), values=form
+            status_of(error), failed=referral_id, errors=api_error_fields(error), values=form
         )
     db.session.commit()
     flash(f"{referral.clue.tracking_no} 已办结。", "ok")

@@ -4,7 +4,6 @@ keeps the version it answered."""
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import JSONType, db
+from app.enums import LabelledEnum
 from app.org.models import UnitKind
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 BAD_LEVELS = frozenset({1, 2})
+# Level 4 (满意) and 5 (非常满意) count as satisfied, in ratings and re-ratings alike.
+SATISFIED_LEVEL = 4
 
 DEFAULT_DIMENSIONS = [
     {"key": "attitude", "label": "态度"},
@@ -33,31 +35,18 @@ _BAD = ["态度生硬", "推诿扯皮", "办事拖拉", "执法不公", "吃拿�
 DEFAULT_REASONS = {"5": _GOOD, "4": _GOOD, "3": _FAIR, "2": _BAD, "1": _BAD}
 
 
-class ClueCategory(enum.StrEnum):
-    CONDUCT = "conduct"
-    INTEGRITY = "integrity"
-    UNFAIR_ENFORCEMENT = "unfair_enforcement"
-    BUCK_PASSING = "buck_passing"
-    LIVELIHOOD = "livelihood"
-    OTHER = "other"
+class ClueCategory(LabelledEnum):
+    """What a clue is about; `group` is the broader class (职能类, 民生类) shown beside it."""
 
-    @property
-    def label(self) -> str:
-        return CATEGORY_LABELS[self][0]
+    CONDUCT = "conduct", "作风问题", "职能类"
+    INTEGRITY = "integrity", "廉洁问题", "职能类"
+    UNFAIR_ENFORCEMENT = "unfair_enforcement", "执法司法不公", "职能类"
+    BUCK_PASSING = "buck_passing", "推诿扯皮", "职能类"
+    LIVELIHOOD = "livelihood", "民生诉求", "民生类"
+    OTHER = "other", "其他", "其他"
 
-    @property
-    def group(self) -> str:
-        return CATEGORY_LABELS[self][1]
-
-
-CATEGORY_LABELS = {
-    ClueCategory.CONDUCT: ("作风问题", "职能类"),
-    ClueCategory.INTEGRITY: ("廉洁问题", "职能类"),
-    ClueCategory.UNFAIR_ENFORCEMENT: ("执法司法不公", "职能类"),
-    ClueCategory.BUCK_PASSING: ("推诿扯皮", "职能类"),
-    ClueCategory.LIVELIHOOD: ("民生诉求", "民生类"),
-    ClueCategory.OTHER: ("其他", "其他"),
-}
+    def __init__(self, value: str, label: str, group: str) -> None:
+        self.group = group
 
 
 class Questionnaire(db.Model):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.audit import record_audit
 from app.clock import local_date, utcnow
 from app.db import upsert_insert
-from app.errors import ApiError
+from app.errors import Conflict, Gone, Invalid, NotFound
 from app.extensions import db
 from app.org.models import Officer, Unit, subtree_filter
 from qr.models import QRCode, QRScanCount, QRStatus, WxaCode
@@ -28,7 +28,7 @@ def new_token() -> str:
 def get_code(code_id: int) -> QRCode:
     code = db.session.get(QRCode, code_id)
     if code is None:
-        raise ApiError(404, "not_found", "二维码不存在", {"id": code_id})
+        raise NotFound("二维码不存在", details={"id": code_id})
     return code
 
 
@@ -45,17 +45,12 @@ def _audit(action: str, code: QRCode, **details: object) -> None:
 def issue_code(*, unit: Unit, officer: Officer | None = None, label: str = "") -> QRCode:
     """Issue a code for a unit, one of its windows (label) or one of its officers."""
     if not unit.is_active:
-        raise ApiError(409, "unit_inactive", "单位已停用，不能签发二维码")
+        raise Conflict("单位已停用，不能签发二维码", code="unit_inactive")
     if officer is not None:
         if officer.unit_id != unit.id:
-            raise ApiError(
-                422,
-                "validation_error",
-                "该人员不属于此单位",
-                {"fields": {"officer_id": ["该人员不属于此单位"]}},
-            )
+            raise Invalid({"officer_id": "该人员不属于此单位"}, "该人员不属于此单位")
         if not officer.is_active:
-            raise ApiError(409, "officer_inactive", "该人员已停用，不能签发二维码")
+            raise Conflict("该人员已停用，不能签发二维码", code="officer_inactive")
     duplicate = db.session.scalar(
         sa.select(QRCode.id).where(
             QRCode.unit_id == unit.id,
@@ -65,11 +60,10 @@ def issue_code(*, unit: Unit, officer: Officer | None = None, label: str = "") -
         )
     )
     if duplicate is not None:
-        raise ApiError(
-            409,
-            "duplicate",
+        raise Conflict(
             "该单位的这个窗口或人员已有有效二维码，需要新码请轮换",
-            {"existing_id": duplicate},
+            code="duplicate",
+            details={"existing_id": duplicate},
         )
     code = QRCode(token=new_token(), unit=unit, officer=officer, label=label)
     db.session.add(code)
@@ -81,7 +75,7 @@ def issue_code(*, unit: Unit, officer: Officer | None = None, label: str = "") -
 def revoke_code(code: QRCode, *, reason: str) -> QRCode:
     """Revoke a code: scanning it answers 410 and points to the unit's current code."""
     if not code.is_active:
-        raise ApiError(409, "already_revoked", "该二维码已停用")
+        raise Conflict("该二维码已停用", code="already_revoked")
     code.status = QRStatus.REVOKED
     code.revoked_at = utcnow()
     code.revoked_reason = reason
@@ -133,14 +127,13 @@ def resolve_token(token: str) -> QRCode:
     """The active code for a scanned token: 404 unknown, 410 revoked (with the current code)."""
     code = db.session.scalar(sa.select(QRCode).where(QRCode.token == token))
     if code is None:
-        raise ApiError(404, "qr_not_found", "二维码无效，请核对后重新扫描")
+        raise NotFound("二维码无效，请核对后重新扫描", code="qr_not_found")
     if not code.is_active:
         current = current_code_for(code)
-        raise ApiError(
-            410,
-            "qr_revoked",
+        raise Gone(
             "该二维码已停用，请扫描窗口张贴的新二维码",
-            {"current": {"token": current.token, "url": current.url} if current else None},
+            code="qr_revoked",
+            details={"current": {"token": current.token, "url": current.url} if current else None},
         )
     return code
 

@@ -138,7 +138,7 @@ def _rerating_text(invitations: list[Any]) -> str:
     if len(current) == 1:
         verdict = rated[0]
         return f"{LEVELS.get(verdict.level, '')}，{'已解决' if verdict.resolved else '未解决'}"
-    satisfied = sum(1 for i in rated if i.level and i.level >= 4 and i.resolved)
+    satisfied = sum(1 for i in rated if i.is_satisfied)
     return f"{len(current)} 人受邀，{len(rated)} 人回评，其中 {satisfied} 人满意且已解决"
 
 

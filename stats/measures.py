@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from app.clock import local_day_end, local_day_start, utcnow
 from clues.models import Clue, ClueStage, ReratingInvitation, Stage
 from evaluations.models import Evaluation
+from evaluations.questionnaire import SATISFIED_LEVEL
 
-SATISFIED_LEVEL = 4
 BAD_LEVEL = 2
 
 
@@ -90,6 +90,4 @@ def rated_in(since: datetime, until: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-RERATING_SATISFIED = sa.and_(
-    ReratingInvitation.level >= SATISFIED_LEVEL, ReratingInvitation.resolved.is_(True)
-)
+RERATING_SATISFIED = ReratingInvitation.is_satisfied

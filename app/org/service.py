@@ -15,7 +15,15 @@ from app import signals
 from app.audit import record_audit
 from app.auth import set_actor, staff_actor
 from app.clock import utcnow
-from app.errors import ApiError
+from app.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    Locked,
+    NotFound,
+    NotPermitted,
+    Unauthenticated,
+)
 from app.extensions import db
 from app.org.models import Officer, Role, StaffAccount, Unit, UnitKind, subtree_filter
 
@@ -30,12 +38,14 @@ def _hash(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-def _not_found(what: str, ident: object) -> ApiError:
-    return ApiError(404, "not_found", f"{what}不存在", {"id": ident})
+def _not_found(what: str, ident: object) -> NotFound:
+    return NotFound(f"{what}不存在", details={"id": ident})
 
 
-def _duplicate(field: str, value: object, what: str) -> ApiError:
-    return ApiError(409, "duplicate", f"{what}已存在：{value}", {"field": field, "value": value})
+def _duplicate(field: str, value: object, what: str) -> Conflict:
+    return Conflict(
+        f"{what}已存在：{value}", code="duplicate", details={"field": field, "value": value}
+    )
 
 
 # ---------------------------------------------------------------- units
@@ -71,7 +81,7 @@ def create_unit(
     if find_unit_by_code(code) is not None:
         raise _duplicate("code", code, "单位编码")
     if parent is not None and not parent.is_active:
-        raise ApiError(409, "parent_inactive", "上级单位已停用，不能在其下新增单位")
+        raise Conflict("上级单位已停用，不能在其下新增单位", code="parent_inactive")
     unit = Unit(code=code, name=name, kind=kind, parent=parent, region=region, address=address)
     db.session.add(unit)
     db.session.flush()
@@ -110,11 +120,10 @@ def update_unit(unit: Unit, *, changes: dict[str, Any], new_parent: Unit | None 
 
 def _move_subtree(unit: Unit, new_parent: Unit) -> None:
     if unit.contains(new_parent):
-        raise ApiError(
-            409,
-            "cycle",
+        raise Conflict(
             "不能把单位移到它自己的下级单位之下",
-            {"unit_id": unit.id, "parent_id": new_parent.id},
+            code="cycle",
+            details={"unit_id": unit.id, "parent_id": new_parent.id},
         )
     old_prefix, old_depth = unit.path, unit.depth
     subtree = db.session.scalars(sa.select(Unit).where(subtree_filter(old_prefix))).all()
@@ -134,11 +143,10 @@ def deactivate_unit(unit: Unit) -> Unit:
         sa.select(sa.func.count()).where(Unit.parent_id == unit.id, Unit.is_active)
     )
     if active_children:
-        raise ApiError(
-            409,
-            "has_active_children",
+        raise Conflict(
             "请先停用该单位的下级单位",
-            {"active_children": active_children},
+            code="has_active_children",
+            details={"active_children": active_children},
         )
     unit.is_active = False
     db.session.flush()
@@ -152,7 +160,7 @@ def activate_unit(unit: Unit) -> Unit:
     if unit.is_active:
         return unit
     if unit.parent is not None and not unit.parent.is_active:
-        raise ApiError(409, "parent_inactive", "上级单位已停用，请先启用上级单位")
+        raise Conflict("上级单位已停用，请先启用上级单位", code="parent_inactive")
     unit.is_active = True
     db.session.flush()
     record_audit("unit.activate", object_type="unit", object_id=unit.id, unit_id=unit.id)
@@ -180,7 +188,7 @@ def _check_staff_no(unit_id: int, staff_no: str, exclude_id: int | None = None) 
 def create_officer(*, unit: Unit, name: str, staff_no: str, position: str = "") -> Officer:
     """Register an officer of `unit`."""
     if not unit.is_active:
-        raise ApiError(409, "unit_inactive", "单位已停用，不能新增人员")
+        raise Conflict("单位已停用，不能新增人员", code="unit_inactive")
     _check_staff_no(unit.id, staff_no)
     officer = Officer(unit=unit, name=name, staff_no=staff_no, position=position)
     db.session.add(officer)
@@ -259,11 +267,9 @@ def check_password_policy(password: str, field: str = "password") -> None:
         or not any(c.isalpha() for c in password)
         or not any(c.isdigit() for c in password)
     ):
-        raise ApiError(
-            422,
-            "validation_error",
+        raise Invalid(
+            {field: "密码至少 8 位，且须同时包含字母和数字"},
             "密码至少 8 位，且须同时包含字母和数字",
-            {"fields": {field: ["密码至少 8 位，且须同时包含字母和数字"]}},
         )
 
 
@@ -275,7 +281,7 @@ def create_staff(
     if find_staff_by_username(username) is not None:
         raise _duplicate("username", username, "用户名")
     if not unit.is_active:
-        raise ApiError(409, "unit_inactive", "单位已停用，不能新增账号")
+        raise Conflict("单位已停用，不能新增账号", code="unit_inactive")
     check_password_policy(password)
     account = StaffAccount(
         username=username,
@@ -322,7 +328,7 @@ def update_staff(
 def set_staff_active(account: StaffAccount, active: bool, *, actor_id: int | None) -> StaffAccount:
     """Deactivate (ending every session) or reactivate a staff account."""
     if not active and account.id == actor_id:
-        raise ApiError(409, "self_deactivation", "不能停用自己的账号")
+        raise Conflict("不能停用自己的账号", code="self_deactivation")
     if account.is_active != active:
         account.is_active = active
         account.token_version += 1
@@ -356,11 +362,10 @@ def set_password(account: StaffAccount, *, new_password: str, by_admin: bool) ->
 
 def verify_current_password(account: StaffAccount, password: str) -> None:
     if not check_password_hash(account.password_hash, password):
-        raise ApiError(
-            403,
-            "wrong_password",
+        raise NotPermitted(
             "原密码不正确",
-            {"fields": {"current_password": ["原密码不正确"]}},
+            code="wrong_password",
+            details={"fields": {"current_password": ["原密码不正确"]}},
         )
 
 
@@ -372,7 +377,7 @@ def bind_wechat(account: StaffAccount, *, identity_hash: str) -> StaffAccount:
         )
     )
     if holder is not None:
-        raise ApiError(409, "duplicate", "该微信已绑定到另一个工作人员账号")
+        raise Conflict("该微信已绑定到另一个工作人员账号", code="duplicate")
     account.openid_hash = identity_hash
     db.session.flush()
     record_audit(
@@ -391,7 +396,7 @@ def end_sessions(account: StaffAccount) -> None:
 @dataclass
 class SignIn:
     account: StaffAccount | None
-    error: ApiError | None
+    error: DomainError | None
 
 
 def authenticate_staff(*, username: str, password: str) -> SignIn:
@@ -406,7 +411,7 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
         .where(StaffAccount.username == username)
         .with_for_update(of=StaffAccount)
     )
-    wrong = ApiError(401, "invalid_credentials", "用户名或密码错误")
+    wrong = Unauthenticated("用户名或密码错误", code="invalid_credentials")
     if account is None or not account.is_active:
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         record_audit(
@@ -456,13 +461,12 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
     return SignIn(account, None)
 
 
-def _locked(account: StaffAccount) -> ApiError:
+def _locked(account: StaffAccount) -> Locked:
     assert account.locked_until is not None
-    return ApiError(
-        423,
-        "account_locked",
+    return Locked(
         "密码错误次数过多，账号已临时锁定，请稍后再试",
-        {"locked_until": account.locked_until.isoformat()},
+        code="account_locked",
+        details={"locked_until": account.locked_until.isoformat()},
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from app.errors import ApiError
+from app.errors import DomainError, http_status
 from app.extensions import db
 from app.org.models import Role, StaffAccount
 from clues import service
@@ -127,7 +127,7 @@ def test_locking_a_clue_reads_the_state_another_transaction_committed(app, clien
             other.dispose()
         locked = service.get_clue(clue.id, for_update=True)
         assert locked.status is ClueStatus.ACCEPTED
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(DomainError) as refused:
             service.accept_clue(locked, staff=db.session.get(StaffAccount, cast.screener.id))
-        assert (refused.value.status, refused.value.code) == (409, "illegal_transition")
+        assert (http_status(refused.value), refused.value.code) == (409, "illegal_transition")
         db.session.rollback()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app import create_app
-from app.errors import ApiError
+from app.errors import DomainError, http_status
 from app.extensions import db
 from app.org.models import StaffAccount
 from clues import service
@@ -128,9 +128,9 @@ def _through_the_service(
                 }[action]
                 perform()
             db.session.commit()
-        except ApiError as error:
+        except DomainError as error:
             db.session.rollback()
-            return error.status, {
+            return http_status(error), {
                 "error": error.code,
                 "message": error.message,
                 "details": error.details,
@@ -270,6 +270,6 @@ def test_a_role_the_action_never_serves_is_refused_with_403(world, action):
 def test_the_table_refuses_actors_outside_it_with_403(action):
     for actor in set(Actor) - ACTORS_OF[action]:
         for status in ClueStatus:
-            with pytest.raises(ApiError) as refused:
+            with pytest.raises(DomainError) as refused:
                 next_status(status, action, actor)
-            assert (refused.value.status, refused.value.code) == (403, "forbidden")
+            assert (http_status(refused.value), refused.value.code) == (403, "forbidden")

@@ -10,16 +10,16 @@ from PIL import Image
 
 from clues.service import ROLE_ACTORS
 from clues.states import TRANSITIONS, Action, ClueStatus
-from console.clues import ACTIONS
+from clues.actions import CATALOGUE
 from tests.clues.factories import REPORT
 from tests.console.helpers import sign_in, text
 
 SCRIPT = "<script>alert('pingyi')</script>户籍窗口民警推诿，<b>来回跑了三趟</b>"
 
 
-def test_every_staff_action_of_the_table_has_a_console_form():
+def test_every_staff_action_of_the_table_has_a_catalogue_entry():
     staff_actors = set(ROLE_ACTORS.values())
-    assert set(ACTIONS) == {action for (_, action, actor) in TRANSITIONS if actor in staff_actors}
+    assert set(CATALOGUE) == {action for (_, action, actor) in TRANSITIONS if actor in staff_actors}
 
 
 def test_user_text_is_escaped_on_every_page(app, cast):
