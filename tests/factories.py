@@ -21,7 +21,7 @@ _counter = itertools.count(1)
 T = TypeVar("T")
 
 
-def _detach(obj: T) -> T:
+def detach(obj: T) -> T:
     db.session.refresh(obj)
     db.session.expunge(obj)
     return obj
@@ -46,7 +46,7 @@ def make_unit(
             address=f"测试路{n}号",
         )
         db.session.commit()
-        return _detach(unit)
+        return detach(unit)
 
 
 def make_officer(
@@ -65,7 +65,7 @@ def make_officer(
             position=position,
         )
         db.session.commit()
-        return _detach(officer)
+        return detach(officer)
 
 
 def make_staff(
@@ -80,7 +80,7 @@ def make_staff(
             unit=db.session.get(Unit, unit.id),
         )
         db.session.commit()
-        return _detach(account)
+        return detach(account)
 
 
 def bearer(app: Flask, account: StaffAccount) -> dict[str, str]:

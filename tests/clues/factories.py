@@ -18,7 +18,7 @@ from app.org.models import Officer, Role, StaffAccount, Unit, UnitKind
 from clues.models import Clue
 from qr import service as qr_service
 from tests.evaluations.helpers import h5_resident
-from tests.factories import PASSWORD, _detach, bearer
+from tests.factories import PASSWORD, bearer, detach
 
 _casts = itertools.count(1)
 
@@ -301,7 +301,7 @@ def make_cast(app: Flask, client: FlaskClient) -> Cast:
         }
         db.session.commit()
         for row in [*units.values(), officer, code, *staff.values()]:
-            _detach(row)
+            detach(row)
     return Cast(
         app=app,
         client=client,

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.org.models import Officer, Unit
 from qr import service
 from qr.models import QRCode
-from tests.factories import _detach
+from tests.factories import detach
 
 
 def make_code(app: Flask, unit: Unit, *, officer: Officer | None = None, label: str = "") -> QRCode:
@@ -19,4 +19,4 @@ def make_code(app: Flask, unit: Unit, *, officer: Officer | None = None, label: 
             label=label,
         )
         db.session.commit()
-        return _detach(code)
+        return detach(code)
