@@ -118,6 +118,18 @@ class Unavailable(DomainError):
     code, message = "service_unavailable", "服务暂不可用，请稍后重试"
 
 
+class TooLarge(DomainError):
+    """An upload over its size or pixel budget."""
+
+    code, message = "payload_too_large", "请求体过大"
+
+
+class Unsupported(DomainError):
+    """An upload of a kind the product does not take."""
+
+    code, message = "unsupported_media_type", "不支持的文件类型"
+
+
 class Invalid(DomainError):
     """Input the schema accepted but the domain refuses, by field: {field: message}."""
 
@@ -128,12 +140,14 @@ class Invalid(DomainError):
         fields: dict[str, str],
         message: str | None = None,
         *,
+        code: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         self.fields = dict(fields)
         text = message or "请求参数有误：" + "；".join(f"{k}（{v}）" for k, v in fields.items())
         super().__init__(
             text,
+            code=code,
             details={**(details or {}), "fields": {k: [v] for k, v in self.fields.items()}},
         )
 
@@ -148,6 +162,8 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
     Gone: 410,
     Locked: 423,
     Unavailable: 503,
+    TooLarge: 413,
+    Unsupported: 415,
     Invalid: 422,
 }
 

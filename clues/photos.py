@@ -13,7 +13,7 @@ from flask import request, send_file
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.auth import current_staff, staff_required
-from app.errors import ApiError
+from app.errors import ApiError, Conflict, Invalid, NotFound, TooLarge, Unsupported
 from app.extensions import db
 from app.org.models import Role
 from app.schemas import Schema
@@ -34,37 +34,44 @@ def reencode(data: bytes) -> tuple[bytes, int, int]:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in ACCEPTED_FORMATS:
-                raise ApiError(
-                    415,
-                    "unsupported_image",
+                raise Unsupported(
                     "只接受 JPEG、PNG、WebP、GIF、BMP 图片",
-                    {"format": probe.format},
+                    code="unsupported_image",
+                    details={"format": probe.format},
                 )
             width, height = probe.size
             if width * height > MAX_PIXELS:
-                raise ApiError(
-                    413, "image_too_large", "图片像素过多", {"width": width, "height": height}
+                raise TooLarge(
+                    "图片像素过多",
+                    code="image_too_large",
+                    details={"width": width, "height": height},
                 )
             image = ImageOps.exif_transpose(probe)  # keep the photo upright, then drop EXIF
             image = image.convert("RGB")
     except Image.DecompressionBombError as exc:  # Pillow's own, larger limit, at open()
-        raise ApiError(413, "image_too_large", "图片像素过多") from exc
+        raise TooLarge("图片像素过多", code="image_too_large") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         # ValueError: a PNG text chunk that inflates past Pillow's limit (a zTXt bomb).
-        raise ApiError(422, "invalid_image", "无法识别的图片文件") from exc
+        raise Invalid(
+            {"photo": "无法识别的图片文件"}, "无法识别的图片文件", code="invalid_image"
+        ) from exc
     image.thumbnail((LONG_SIDE, LONG_SIDE))
+    # Pixels only: a new image has no `info`, so no channel of the upload's metadata (EXIF,
+    # XMP, ICC profile, JPEG COM, PNG text chunks, GIF comment) can ride along into the save.
+    clean = Image.new("RGB", image.size)
+    clean.paste(image)
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=85, optimize=True)  # no exif= argument: nothing carried over
-    return out.getvalue(), image.width, image.height
+    clean.save(out, "JPEG", quality=85, optimize=True)
+    return out.getvalue(), clean.width, clean.height
 
 
 def add_photo(*, tracking_no: str, resident_id: int, data: bytes) -> CluePhoto:
     clue = service.resident_clue(tracking_no, resident_id)
     if clue.status in (ClueStatus.CLOSED, ClueStatus.REJECTED, ClueStatus.MERGED):
-        raise ApiError(409, "clue_closed", "线索已办结，不能再补充照片")
+        raise Conflict("线索已办结，不能再补充照片", code="clue_closed")
     count = db.session.scalar(sa.select(sa.func.count()).where(CluePhoto.clue_id == clue.id))
     if count >= MAX_PHOTOS:
-        raise ApiError(409, "too_many_photos", f"每条线索最多 {MAX_PHOTOS} 张照片")
+        raise Conflict(f"每条线索最多 {MAX_PHOTOS} 张照片", code="too_many_photos")
     content, width, height = reencode(data)
     photo = CluePhoto(
         clue_id=clue.id,
@@ -149,7 +156,7 @@ def get_photo(clue_id: int, photo_id: int):
     """线索照片"""
     photo = db.session.get(CluePhoto, photo_id)
     if photo is None or photo.clue_id != clue_id:
-        raise ApiError(404, "not_found", "照片不存在")
+        raise NotFound("照片不存在")
     return send_file(
         io.BytesIO(photo.content),
         mimetype="image/jpeg",

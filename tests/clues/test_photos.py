@@ -112,6 +112,42 @@ def test_a_photo_comes_back_without_exif_at_the_same_size(app, client):
     assert [(p["id"], p["sha256"]) for p in listed] == [(added.json["id"], added.json["sha256"])]
 
 
+def _with_every_metadata_channel(kind: str) -> bytes:
+    """An image carrying identifying text in each channel its format has."""
+    from PIL import PngImagePlugin
+
+    secret = "张三 13800138000 滨江派出所后门"
+    image = Image.new("RGB", (320, 240), (10, 120, 40))
+    out = io.BytesIO()
+    if kind == "jpeg-comment":
+        image.save(out, "JPEG", comment=secret.encode(), icc_profile=b"ICC" + secret.encode())
+    elif kind == "jpeg-xmp":
+        image.save(out, "JPEG", xmp=f"<x:xmpmeta>{secret}</x:xmpmeta>".encode())
+    elif kind == "png-text":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Author", secret)
+        info.add_itxt("Description", secret)
+        image.save(out, "PNG", pnginfo=info)
+    else:  # gif-comment
+        image.convert("P").save(out, "GIF", comment=secret.encode())
+    data = out.getvalue()
+    assert secret.encode() in data or secret.encode("utf-8") in data or kind == "png-text"
+    return data
+
+
+@pytest.mark.parametrize("kind", ["jpeg-comment", "jpeg-xmp", "png-text", "gif-comment"])
+def test_no_metadata_channel_survives_the_re_encoding(app, client, kind):
+    cast = make_cast(app, client)
+    clue = cast.file()
+    added = upload(cast, clue.tracking_no, _with_every_metadata_channel(kind))
+    assert added.status_code == 201, added.json
+    content = _photo(cast, clue, added.json["id"]).get_data()
+    for marker in ("张三", "13800138000", "滨江"):
+        assert marker.encode() not in content, kind
+    with Image.open(io.BytesIO(content)) as image:
+        assert not {"comment", "icc_profile", "xmp", "exif"} & set(image.info), image.info
+
+
 def test_a_photo_taken_sideways_is_turned_upright_before_exif_goes(app, client):
     cast = make_cast(app, client)
     clue = cast.file()
