@@ -70,6 +70,20 @@ class Issued:
     issued_at: datetime
 
 
+def _issued_causes(keys: list[str]) -> set[str]:
+    """Which of these causes already have a letter (in chunks: a sweep may bring thousands)."""
+    issued: set[str] = set()
+    for chunk in range(0, len(keys), 5000):
+        issued |= set(
+            db.session.scalars(
+                sa.select(Letter.dedupe_key).where(
+                    Letter.dedupe_key.in_(keys[chunk : chunk + 5000])
+                )
+            )
+        )
+    return issued
+
+
 def issue_letters(
     kind: LetterKind, specs: list[LetterSpec], *, now: datetime | None = None
 ) -> list[Issued]:
@@ -79,16 +93,7 @@ def issue_letters(
     last = lock_counter(kind, year)
     if not specs:
         return []
-    keys = [spec.dedupe_key for spec in specs]
-    issued = set()
-    for chunk in range(0, len(keys), 5000):
-        issued |= set(
-            db.session.scalars(
-                sa.select(Letter.dedupe_key).where(
-                    Letter.dedupe_key.in_(keys[chunk : chunk + 5000])
-                )
-            )
-        )
+    issued = _issued_causes([spec.dedupe_key for spec in specs])
     fresh = [spec for spec in specs if spec.dedupe_key not in issued]
     if not fresh:
         return []

@@ -17,6 +17,7 @@ from evaluations.identity import Resident
 from notifications.inbox import notify_staff
 from notifications.models import Channel
 from notifications.outbox import enqueue
+from notifications.wording import render
 
 # Messages to the reporter, by the action that causes them.
 RESIDENT_MESSAGES = {
@@ -28,17 +29,18 @@ RESIDENT_MESSAGES = {
     Action.UPHOLD: "appeal_decision",
 }
 
-# Inbox messages to staff: action → (roles, whose unit: "assigned" or "clue", title).
-STAFF_MESSAGES: dict[Action, tuple[tuple[Role, ...], str, str]] = {
-    Action.ASSIGN: ((Role.VERIFIER,), "assigned", "新交办线索 {no}，请按期核查"),
-    Action.SUBMIT_REPORT: ((Role.SUPERIOR,), "assigned", "线索 {no} 的核查报告待审核"),
-    Action.REQUEST_EXTENSION: ((Role.SUPERIOR,), "assigned", "线索 {no} 申请延期，待审批"),
-    Action.APPROVE_EXTENSION: ((Role.VERIFIER,), "assigned", "线索 {no} 的延期申请已批准"),
-    Action.DENY_EXTENSION: ((Role.VERIFIER,), "assigned", "线索 {no} 的延期申请未获批准"),
-    Action.RETURN: ((Role.VERIFIER,), "assigned", "线索 {no} 被退回重查"),
-    Action.APPEAL: ((Role.SUPERIOR,), "assigned", "线索 {no} 的反映人申请复核"),
-    Action.REOPEN: ((Role.VERIFIER,), "assigned", "线索 {no} 经复核需重新核查"),
-    Action.APPROVE: ((Role.VERIFIER,), "assigned", "线索 {no} 已审核通过办结"),
+# Inbox messages to staff: action → (roles, whose unit: "assigned" or "clue"); the title is
+# the template inbox/clue_<action>.txt.
+STAFF_MESSAGES: dict[Action, tuple[tuple[Role, ...], str]] = {
+    Action.ASSIGN: ((Role.VERIFIER,), "assigned"),
+    Action.SUBMIT_REPORT: ((Role.SUPERIOR,), "assigned"),
+    Action.REQUEST_EXTENSION: ((Role.SUPERIOR,), "assigned"),
+    Action.APPROVE_EXTENSION: ((Role.VERIFIER,), "assigned"),
+    Action.DENY_EXTENSION: ((Role.VERIFIER,), "assigned"),
+    Action.RETURN: ((Role.VERIFIER,), "assigned"),
+    Action.APPEAL: ((Role.SUPERIOR,), "assigned"),
+    Action.REOPEN: ((Role.VERIFIER,), "assigned"),
+    Action.APPROVE: ((Role.VERIFIER,), "assigned"),
 }
 
 
@@ -111,13 +113,13 @@ def on_clue_transitioned(clue: Clue, *, transition: Transition, event: Any, **_:
             },
         )
     if action in STAFF_MESSAGES:
-        roles, whose, title = STAFF_MESSAGES[action]
+        roles, whose = STAFF_MESSAGES[action]
         unit = clue.assigned_unit if whose == "assigned" and clue.assigned_unit else clue.unit
         notify_staff(
             roles=roles,
             unit=unit,
             kind=f"clue_{action.value}",
-            title=title.format(no=clue.tracking_no),
+            title=render(f"inbox/clue_{action.value}.txt", tracking_no=clue.tracking_no),
             body=event.note or "",
             clue_id=clue.id,
             dedupe_key=f"clue-event:{event.id}",
@@ -125,14 +127,11 @@ def on_clue_transitioned(clue: Clue, *, transition: Transition, event: Any, **_:
 
 
 def on_clue_filed(clue: Clue, *, warnings: list[Any], **_: Any) -> None:
-    title = f"新线索 {clue.tracking_no} 待审核"
-    if warnings:
-        title += "（高频线索预警）"
     notify_staff(
         roles=(Role.SCREENER,),
         unit=clue.unit,
         kind="clue_filed",
-        title=title,
+        title=render("inbox/clue_filed.txt", tracking_no=clue.tracking_no, warned=bool(warnings)),
         body=clue.description[:200],
         clue_id=clue.id,
         dedupe_key=f"clue-filed:{clue.id}",
@@ -165,7 +164,7 @@ def on_referral_changed(referral: Referral, *, action: str, **_: Any) -> None:
         roles=(Role.LIAISON,),
         unit=unit,
         kind="referral",
-        title=f"线索 {referral.clue.tracking_no} 移交纪检，请签收",
+        title=render("inbox/referral.txt", tracking_no=referral.clue.tracking_no),
         referral_id=referral.id,
         clue_id=referral.clue_id,
         dedupe_key=f"referral:{referral.id}",
