@@ -74,6 +74,18 @@ class Config:
     LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _env_int("LOGIN_LOCK_MINUTES", 15)
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+    # Where each role may sit: the unit kinds (UnitKind values) of its account's unit, None for
+    # anywhere. Those who see reporters, review or administer sit at 政法委 units, never inside
+    # the units they oversee. Overridable per role, e.g. STAFF_PLACEMENT='{"analyst": null}'.
+    STAFF_PLACEMENT: dict[str, list[str] | None] = {
+        "screener": ["committee"],
+        "superior": ["committee"],
+        "liaison": ["committee"],
+        "analyst": ["committee"],
+        "admin": ["committee"],
+        "verifier": None,
+        **json.loads(os.environ.get("STAFF_PLACEMENT", "{}")),
+    }
 
     # Residents and ratings
     RESIDENT_TOKEN_TTL_SECONDS = _env_int("RESIDENT_TOKEN_TTL_SECONDS", 30 * 24 * 3600)

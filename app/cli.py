@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     for command in (
         create_unit_command,
         create_staff_command,
+        staff_cli,
         jobs_cli,
         calendar_cli,
         crypto_cli,
@@ -80,13 +81,28 @@ def create_unit_command(
 )
 @click.option("--unit-code", required=True, help="所属单位编码")
 @click.option("--display-name", default=None, help="显示名称（默认同用户名）")
+@click.option(
+    "--officer-number",
+    default=None,
+    help="关联本人的人员记录（被反映时回避）：该单位人员的警号/工号",
+)
 @with_appcontext
 def create_staff_command(
-    username: str, password: str, role: str, unit_code: str, display_name: str | None
+    username: str,
+    password: str,
+    role: str,
+    unit_code: str,
+    display_name: str | None,
+    officer_number: str | None,
 ) -> None:
     unit = service.find_unit_by_code(unit_code)
     if unit is None:
         raise click.ClickException(f"单位不存在：{unit_code}")
+    officer = None
+    if officer_number is not None:
+        officer = service.find_officer_by_staff_no(unit, officer_number)
+        if officer is None:
+            raise click.ClickException(f"{unit.name}没有警号/工号为 {officer_number} 的人员")
     try:
         account = service.create_staff(
             username=username,
@@ -94,11 +110,38 @@ def create_staff_command(
             display_name=display_name or username,
             role=Role(role),
             unit=unit,
+            officer=officer,
         )
     except (ApiError, DomainError) as error:
         _fail(error)
     db.session.commit()
-    click.echo(f"已新增账号 {account.username}（{account.role.label}，{unit.name}）")
+    linked = f"，关联人员 {officer.name}（{officer.staff_no}）" if officer else ""
+    click.echo(f"已新增账号 {account.username}（{account.role.label}，{unit.name}{linked}）")
+
+
+@click.group("staff", help="工作人员账号。")
+def staff_cli() -> None:
+    pass
+
+
+@staff_cli.command(
+    "check-placement",
+    help="列出不符合角色设置（STAFF_PLACEMENT：各角色可设在哪类单位）的账号，含已停用的："
+    "用户名、角色、单位和原因。有这样的账号时以状态 1 退出，没有时以 0 退出。",
+)
+@with_appcontext
+def staff_check_placement() -> None:
+    offenders = service.misplaced_staff()
+    for account, problem in offenders:
+        state = "" if account.is_active else "（已停用）"
+        click.echo(
+            f"{account.username}{state}\t{account.role.value} {account.role.label}\t"
+            f"{account.unit.name}（{account.unit.code}）\t{problem}"
+        )
+    if offenders:
+        click.echo(f"共 {len(offenders)} 个账号不符合角色设置。", err=True)
+        raise SystemExit(1)
+    click.echo("所有账号都符合角色设置。")
 
 
 @click.group("jobs", help="定时任务：列出或立即执行一次。")

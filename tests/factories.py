@@ -69,8 +69,15 @@ def make_officer(
 
 
 def make_staff(
-    app: Flask, role: Role, unit: Unit, *, username: str | None = None, password: str = PASSWORD
+    app: Flask,
+    role: Role,
+    unit: Unit,
+    *,
+    username: str | None = None,
+    password: str = PASSWORD,
+    officer: Officer | None = None,
 ) -> StaffAccount:
+    """An account of `role` at `unit`, which must be a place the placement rules allow."""
     with app.app_context():
         account = service.create_staff(
             username=username or f"{role.value}{next(_counter)}",
@@ -78,6 +85,7 @@ def make_staff(
             display_name=f"{role.label}测试",
             role=role,
             unit=db.session.get(Unit, unit.id),
+            officer=db.session.get(Officer, officer.id) if officer else None,
         )
         db.session.commit()
         return detach(account)

@@ -111,7 +111,12 @@ def get_unit(unit_id: int):
 @staff_required(Role.ADMIN, scope=_unit_of_unit)
 @bp.input(UnitPatch, arg_name="body")
 @bp.output(UnitOut)
-@bp.doc(responses={404: "单位或新的上级单位不存在", 409: "编码重复，或移到自己的下级之下"})
+@bp.doc(
+    responses={
+        404: "单位或新的上级单位不存在",
+        409: "编码重复，移到自己的下级之下，或改类别后有账号不符合角色设置",
+    }
+)
 def update_unit(unit_id: int, body: UnitPatch):
     """修改单位（可调整上级单位，下级随之移动）"""
     changes = body.model_dump(exclude_unset=True)
@@ -244,15 +249,22 @@ def list_staff(query: StaffQuery):
 @staff_required(Role.ADMIN)
 @bp.input(StaffIn, arg_name="body")
 @bp.output(StaffOut, status_code=201)
-@bp.doc(responses={404: "单位不存在", 409: "用户名重复，或单位已停用"})
+@bp.doc(
+    responses={
+        404: "单位或人员不存在",
+        409: "用户名重复，单位已停用，或人员已停用、已关联其他账号",
+        422: "该角色不能设在这类单位，或人员不属于该单位及其下级单位",
+    }
+)
 def create_staff(body: StaffIn):
-    """新增工作人员账号"""
+    """新增工作人员账号（可关联本人的人员记录）"""
     account = service.create_staff(
         username=body.username,
         password=body.password,
         display_name=body.display_name,
         role=body.role,
         unit=_scoped_unit(body.unit_id),
+        officer=service.get_officer(body.officer_id) if body.officer_id else None,
     )
     db.session.commit()
     return account
@@ -311,12 +323,24 @@ def get_staff(staff_id: int):
 @staff_required(Role.ADMIN, scope=_unit_of_staff)
 @bp.input(StaffPatch, arg_name="body")
 @bp.output(StaffOut)
-@bp.doc(responses={404: "账号或单位不存在"})
+@bp.doc(
+    responses={
+        404: "账号、单位或人员不存在",
+        409: "人员已停用，或已关联其他账号",
+        422: "该角色不能设在这类单位，或人员不属于账号所在单位及其下级单位",
+    }
+)
 def update_staff(staff_id: int, body: StaffPatch):
-    """修改工作人员账号（改角色或单位会使其令牌失效）"""
+    """修改工作人员账号（改角色或单位会使其令牌失效；officer_id 关联或解除本人的人员记录）"""
     changes = body.model_dump(exclude_unset=True)
     new_unit = _scoped_unit(changes["unit_id"]) if "unit_id" in changes else None
-    account = service.update_staff(service.get_staff(staff_id), changes=changes, new_unit=new_unit)
+    officer_id = changes.get("officer_id")
+    account = service.update_staff(
+        service.get_staff(staff_id),
+        changes=changes,
+        new_unit=new_unit,
+        new_officer=service.get_officer(officer_id) if officer_id else None,
+    )
     db.session.commit()
     return account
 

@@ -121,6 +121,13 @@ class OfficerPage(Page):
 # ---------------------------------------------------------------- staff accounts
 
 
+# Recusal: a clue about the linked officer never reaches the account.
+OFFICER_LINK = (
+    "本人的人员记录（被反映时回避）：须是账号所在单位或其下级单位的在用人员，"
+    "一名人员只能关联一个账号"
+)
+
+
 class StaffIn(Schema):
     username: Username
     password: Password
@@ -129,15 +136,20 @@ class StaffIn(Schema):
         description="screener 审核交办、verifier 核查、superior 上级审核、"
         "liaison 纪检联络员、analyst 统计分析、admin 系统管理员"
     )
-    unit_id: Id
+    unit_id: Id = Field(
+        description="所属单位；审核交办、上级审核、纪检联络员、统计分析和系统管理员"
+        "默认只能设在政法委单位（配置 STAFF_PLACEMENT）"
+    )
+    officer_id: Id | None = Field(None, description=OFFICER_LINK)
 
 
 class StaffPatch(Schema):
-    """Only the fields sent are changed; null is refused."""
+    """Only the fields sent are changed; null is refused, except `officer_id` (unlinks)."""
 
     display_name: PersonName = None
     role: Role = None
     unit_id: Id = None
+    officer_id: Id | None = Field(None, description=OFFICER_LINK + "；null 解除关联")
 
 
 class StaffOut(Schema):
@@ -146,6 +158,7 @@ class StaffOut(Schema):
     display_name: str
     role: Role
     unit_id: int
+    officer_id: int | None = Field(description="关联的人员记录（回避用）")
     is_active: bool
     locked_until: datetime | None
     last_login_at: datetime | None

@@ -102,6 +102,8 @@ def update_unit(unit: Unit, *, changes: dict[str, Any], new_parent: Unit | None 
     if "code" in changes and changes["code"] != unit.code:
         if find_unit_by_code(changes["code"]) is not None:
             raise _duplicate("code", changes["code"], "单位编码")
+    if "kind" in changes and changes["kind"] != unit.kind:
+        _refuse_stranding(unit, changes["kind"])
     if new_parent is not None and new_parent.id != unit.parent_id:
         _move_subtree(unit, new_parent)
     for key, value in changes.items():
@@ -116,6 +118,28 @@ def update_unit(unit: Unit, *, changes: dict[str, Any], new_parent: Unit | None 
         details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}},
     )
     return unit
+
+
+def _refuse_stranding(unit: Unit, kind: UnitKind) -> None:
+    """A unit keeps its kind while accounts sit there that the new kind would not take."""
+    accounts = db.session.scalars(
+        sa.select(StaffAccount)
+        .where(StaffAccount.unit_id == unit.id)
+        .order_by(StaffAccount.username)
+    )
+    stranded = [a for a in accounts if placement_problem(a.role, unit, kind=kind) is not None]
+    if stranded:
+        names = "、".join(f"{a.username}（{a.role.label}）" for a in stranded)
+        raise Conflict(
+            f"{unit.name}改为{kind.label}单位后，这些账号将不符合角色设置：{names}；"
+            "请先调整它们的角色或单位",
+            code="placement",
+            details={
+                "accounts": [
+                    {"id": a.id, "username": a.username, "role": a.role.value} for a in stranded
+                ]
+            },
+        )
 
 
 def _move_subtree(unit: Unit, new_parent: Unit) -> None:
@@ -175,6 +199,13 @@ def get_officer(officer_id: int) -> Officer:
     if officer is None:
         raise _not_found("人员", officer_id)
     return officer
+
+
+def find_officer_by_staff_no(unit: Unit, staff_no: str) -> Officer | None:
+    """The officer of `unit` (not of its subtree) with this number."""
+    return db.session.scalar(
+        sa.select(Officer).where(Officer.unit_id == unit.id, Officer.staff_no == staff_no)
+    )
 
 
 def _check_staff_no(unit_id: int, staff_no: str, exclude_id: int | None = None) -> None:
@@ -274,14 +305,23 @@ def check_password_policy(password: str, field: str = "password") -> None:
 
 
 def create_staff(
-    *, username: str, password: str, display_name: str, role: Role, unit: Unit
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    role: Role,
+    unit: Unit,
+    officer: Officer | None = None,
 ) -> StaffAccount:
-    """Create a staff account; the username is case-insensitive."""
+    """Create a staff account, linked to `officer` if given; the username is case-insensitive."""
     username = username.strip().lower()
     if find_staff_by_username(username) is not None:
         raise _duplicate("username", username, "用户名")
     if not unit.is_active:
         raise Conflict("单位已停用，不能新增账号", code="unit_inactive")
+    check_placement(role, unit)
+    if officer is not None:
+        _check_officer_link(unit, officer, account_id=None)
     check_password_policy(password)
     account = StaffAccount(
         username=username,
@@ -299,29 +339,51 @@ def create_staff(
         unit_id=unit.id,
         details={"username": username, "role": role.value},
     )
+    _link_officer(account, officer)
     return account
 
 
 def update_staff(
-    account: StaffAccount, *, changes: dict[str, Any], new_unit: Unit | None
+    account: StaffAccount,
+    *,
+    changes: dict[str, Any],
+    new_unit: Unit | None,
+    new_officer: Officer | None = None,
 ) -> StaffAccount:
-    """Change display name, role or unit; a change of role or unit ends the account's tokens."""
-    before = {key: _plain(getattr(account, key)) for key in changes}
-    for key, value in changes.items():
+    """Change display name, role, unit or officer link (`officer_id` in `changes`: link to
+    `new_officer`, None unlinks); a change of role or unit ends the account's tokens."""
+    unit = new_unit if new_unit is not None else account.unit
+    moved = new_unit is not None and new_unit.id != account.unit_id
+    role = changes.get("role", account.role)
+    if role != account.role or moved:
+        check_placement(role, unit, field="unit_id" if moved else "role")
+    relinking = "officer_id" in changes
+    if relinking and new_officer is not None and new_officer.id != account.officer_id:
+        _check_officer_link(unit, new_officer, account_id=account.id)
+    elif moved and account.officer_id is not None:
+        linked = new_officer if relinking else get_officer(account.officer_id)
+        if linked is not None:
+            _check_officer_in_unit(unit, linked)
+    fields = {key: value for key, value in changes.items() if key != "officer_id"}
+    before = {key: _plain(getattr(account, key)) for key in fields}
+    for key, value in fields.items():
         if key != "unit_id":
             setattr(account, key, value)
     if new_unit is not None:
         account.unit = new_unit
-    if ("role" in changes and before["role"] != _plain(account.role)) or new_unit is not None:
+    if ("role" in fields and before["role"] != _plain(account.role)) or new_unit is not None:
         account.token_version += 1
     db.session.flush()
-    record_audit(
-        "staff.update",
-        object_type="staff",
-        object_id=account.id,
-        unit_id=account.unit_id,
-        details={"before": before, "after": {k: _plain(v) for k, v in changes.items()}},
-    )
+    if fields or not relinking:
+        record_audit(
+            "staff.update",
+            object_type="staff",
+            object_id=account.id,
+            unit_id=account.unit_id,
+            details={"before": before, "after": {k: _plain(v) for k, v in fields.items()}},
+        )
+    if relinking:
+        _link_officer(account, new_officer)
     return account
 
 
@@ -391,6 +453,84 @@ def end_sessions(account: StaffAccount) -> None:
     account.token_version += 1
     db.session.flush()
     record_audit("staff.logout", object_type="staff", object_id=account.id, unit_id=account.unit_id)
+
+
+# ---------------------------------------------------------------- where roles may sit
+
+
+def placement_problem(role: Role, unit: Unit, *, kind: UnitKind | None = None) -> str | None:
+    """Why an account of `role` may not sit at `unit` (taken as of `kind`), or None.
+
+    The rules are `STAFF_PLACEMENT`: role → unit kinds, None for anywhere; a role the setting
+    does not name may sit nowhere, so a new role is placed by a decision, not by accident.
+    """
+    kind = kind or unit.kind
+    allowed = current_app.config["STAFF_PLACEMENT"].get(role.value, [])
+    if allowed is None or kind.value in allowed:
+        return None
+    if not allowed:
+        return f"按当前配置，「{role.label}」账号不能设在任何单位"
+    kinds = "、".join(UnitKind.label_of(value, value) for value in allowed)
+    return f"「{role.label}」账号只能设在{kinds}单位，{unit.name}是{kind.label}单位"
+
+
+def check_placement(role: Role, unit: Unit, *, field: str = "unit_id") -> None:
+    """Refuse an account of `role` at `unit` where the placement rules do not allow it."""
+    problem = placement_problem(role, unit)
+    if problem is not None:
+        raise Invalid({field: problem}, problem, code="placement")
+
+
+def misplaced_staff() -> list[tuple[StaffAccount, str]]:
+    """Every account, active or not, that breaks the placement rules, with why."""
+    accounts = db.session.scalars(sa.select(StaffAccount).order_by(StaffAccount.username))
+    return [
+        (account, problem)
+        for account in accounts
+        if (problem := placement_problem(account.role, account.unit)) is not None
+    ]
+
+
+# ---------------------------------------------------------------- officer link (recusal)
+
+
+def _check_officer_in_unit(unit: Unit, officer: Officer) -> None:
+    if not unit.contains(officer.unit):
+        message = f"该人员（{officer.unit.name}）不属于账号所在的{unit.name}及其下级单位"
+        raise Invalid({"officer_id": message}, message)
+
+
+def _check_officer_link(unit: Unit, officer: Officer, *, account_id: int | None) -> None:
+    """An account of `unit` may be linked to an active officer of its subtree that no other
+    account is linked to."""
+    _check_officer_in_unit(unit, officer)
+    if not officer.is_active:
+        raise Conflict("该人员已停用，不能关联账号", code="officer_inactive")
+    holder = sa.select(StaffAccount.id).where(StaffAccount.officer_id == officer.id)
+    if account_id is not None:
+        holder = holder.where(StaffAccount.id != account_id)
+    if db.session.scalar(holder) is not None:
+        raise Conflict(
+            "该人员已关联到另一个工作人员账号",
+            code="duplicate",
+            details={"field": "officer_id", "value": officer.id},
+        )
+
+
+def _link_officer(account: StaffAccount, officer: Officer | None) -> None:
+    """Link, relink or unlink the account's officer record; each change is audited."""
+    before, after = account.officer_id, officer.id if officer is not None else None
+    if before == after:
+        return
+    account.officer_id = after
+    db.session.flush()
+    record_audit(
+        "staff.officer_link",
+        object_type="staff",
+        object_id=account.id,
+        unit_id=account.unit_id,
+        details={"before": before, "after": after},
+    )
 
 
 @dataclass

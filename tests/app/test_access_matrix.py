@@ -311,7 +311,7 @@ CASES: dict[str, Case] = {
             "username": f"matrix{next(_serial)}",
             "password": "Matrix2026",
             "display_name": "矩阵",
-            "role": "analyst",
+            "role": "verifier",
             "unit_id": w.units["station_a"].id,
         },
     ),
@@ -402,7 +402,7 @@ CASES: dict[str, Case] = {
     "GET /api/v1/clues": Case(lambda w: "/api/v1/clues"),
     "GET /api/v1/clues/<int:clue_id>": _seen(),
     "GET /api/v1/clues/<int:clue_id>/events": _seen("/events"),
-    "GET /api/v1/clues/<int:clue_id>/reporter": _seen("/reporter"),
+    "GET /api/v1/clues/<int:clue_id>/reporter": _seen("/reporter?reason=回访核实"),
     "GET /api/v1/clues/<int:clue_id>/duplicates": _seen("/duplicates"),
     "GET /api/v1/clues/<int:clue_id>/photos": _seen("/photos"),
     "GET /api/v1/clues/<int:clue_id>/photos/<int:photo_id>": Case(

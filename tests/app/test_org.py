@@ -173,7 +173,7 @@ def test_staff_accounts_lifecycle(app, client):
             "password": "Screen2026",
             "display_name": "周敏",
             "role": "screener",
-            "unit_id": city["station_a"].id,
+            "unit_id": city["district_a"].id,
         },
     )
     assert created.status_code == 201
@@ -188,7 +188,7 @@ def test_staff_accounts_lifecycle(app, client):
                 "password": "Screen2026",
                 "display_name": "周敏二",
                 "role": "screener",
-                "unit_id": city["station_a"].id,
+                "unit_id": city["district_a"].id,
             },
         ),
         409,

@@ -225,9 +225,10 @@ def test_roles(app, client, at):
     assert (denied.status_code, denied.json["error"]) == (403, "forbidden")
     bad = client.get("/api/v1/stats/ranking?period=year", headers=cast.as_(cast.admin))
     assert bad.status_code == 422
-    station_analyst = make_staff(app, Role.ANALYST, cast.units["station_b"])
+    district_analyst = make_staff(app, Role.ANALYST, cast.units["district_b"])
     assert (
-        client.get("/api/v1/stats/ranking", headers=bearer(app, station_analyst)).status_code == 200
+        client.get("/api/v1/stats/ranking", headers=bearer(app, district_analyst)).status_code
+        == 200
     )
 
 
