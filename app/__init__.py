@@ -129,6 +129,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
 
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
+    from app.csrf import init_csrf
     from app.ratelimit import init_ratelimit
     from app.security import init_security
 
@@ -137,6 +138,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
     init_security(app)
     app.before_request(_refuse_unexpected_body_types)
     _register_blueprints(app)
+    init_csrf(app)
     _register_cli(app)
     return app
 

@@ -1,9 +1,9 @@
 """The mobile H5 rating page at /q/{token}: what any phone's scanner opens outside WeChat.
 
 Server-rendered forms that work without JavaScript. The browser gets an anonymous device
-identity in a signed, HttpOnly cookie; forms carry a double-submit CSRF token and a
-submission id that doubles as the Idempotency-Key, so a resubmitted form shows the same
-receipt instead of rating twice.
+identity in a signed, HttpOnly cookie; forms carry a CSRF token (Flask-WTF, app/csrf.py,
+kept in the page's own session cookie) and a submission id that doubles as the
+Idempotency-Key, so a resubmitted form shows the same receipt instead of rating twice.
 
 The page lives in clues/ because the form files the clue a bad rating carries: the same
 application call as POST /evaluations (clues.intake.submit_rating).
@@ -11,7 +11,6 @@ application call as POST /evaluations (clues.intake.submit_rating).
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -22,10 +21,11 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from app.clock import LOCAL_TZ
+from app.csrf import CSRFError, csrf_token, own_session_cookie
 from app.errors import ApiError, DomainError, Unauthenticated, http_status
 from app.extensions import db
 from app.ratelimit import address_key, configured, limiter
-from app.schemas import validate_request
+from app.schemas import form_errors, validate_request
 from clues.intake import submit_rating
 from evaluations.identity import (
     ResidentIdentity,
@@ -57,6 +57,7 @@ def local_date_filter(moment: str | datetime | None) -> str:
 DEVICE_COOKIE = "pingyi_device"
 CSRF_COOKIE = "pingyi_csrf"
 COOKIE_PATH = "/q"
+own_session_cookie(bp, name=CSRF_COOKIE, path=COOKIE_PATH)
 
 
 def _device_key() -> str:
@@ -151,11 +152,19 @@ def rate_page(token: str) -> Response:
     if isinstance(code, Response):
         return code
     count_scan(code)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = _page("h5/rate.html", **_form_context(code, csrf))
+    response = _page("h5/rate.html", **_form_context(code, csrf_token()))
     db.session.commit()
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=86400, **_cookie_args())
     return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error: CSRFError) -> Response:
+    return _page(
+        "h5/message.html",
+        400,
+        title="页面已过期",
+        message="页面已过期或来自别处，请返回重新打开评价页面后再提交。",
+    )
 
 
 @bp.post("/q/<token>")
@@ -166,14 +175,7 @@ def rate_submit(token: str) -> Response:
     code = _resolve_for_page(token)
     if isinstance(code, Response):
         return code
-    csrf = request.cookies.get(CSRF_COOKIE, "")
-    if not csrf or not hmac.compare_digest(csrf, request.form.get("csrf", "")):
-        return _page(
-            "h5/message.html",
-            400,
-            title="页面已过期",
-            message="页面已过期或来自别处，请返回重新打开评价页面后再提交。",
-        )
+    csrf = csrf_token()
     form = request.form
     try:
         questionnaire = current_questionnaire(code.unit.kind)
@@ -181,9 +183,7 @@ def rate_submit(token: str) -> Response:
             EvaluationIn, _body_from_form(token, form, questionnaire.reasons_for)
         )
     except ValidationError as exc:
-        errors = {
-            ".".join(str(p) for p in e["loc"]) or "form": _plain_error(e) for e in exc.errors()
-        }
+        errors = form_errors(exc)
         return _page(
             "h5/rate.html",
             422,
@@ -278,19 +278,3 @@ def _body_from_form(
             clue["phone"] = form["clue_phone"].strip()
         body["clue"] = clue
     return body
-
-
-_MESSAGES = {
-    "missing": "请填写此项",
-    "string_too_long": "内容过长",
-    "string_too_short": "内容过短",
-    "string_pattern_mismatch": "格式不正确",
-    "enum": "请选择一项",
-    "literal_error": "请选择一项",
-}
-
-
-def _plain_error(error: dict[str, Any]) -> str:
-    if error["type"] == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    return _MESSAGES.get(error["type"], "填写有误")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from app.errors import ApiError
-from app.schemas import validate_request
+from app.schemas import form_errors, validate_request
 
 INT_FIELDS = frozenset({"unit_id", "days", "assignee_id", "persons_handled", "master_id"})
 BOOL_FIELDS = frozenset({"involves_misconduct"})
@@ -63,33 +63,11 @@ def parse(
     try:
         return validate_request(schema, body)
     except ValidationError as exc:
-        raise FormError(
-            {".".join(str(p) for p in e["loc"]) or "form": plain_error(e) for e in exc.errors()}
-        ) from exc
+        raise FormError(form_errors(exc)) from exc
 
 
 def _is_int(value: str) -> bool:
     return value.lstrip("-").isdecimal()  # isdigit() admits "²", which int() refuses
-
-
-def plain_error(error: Any) -> str:
-    kind = error["type"]
-    context = error.get("ctx") or {}
-    if kind in ("missing", "string_too_short"):
-        return "请填写此项"
-    if kind == "string_too_long":
-        return f"不能超过 {context.get('max_length')} 个字"
-    if kind in ("int_parsing", "int_type"):
-        return "请填写整数"
-    if kind == "greater_than_equal":
-        return f"不能小于 {context.get('ge')}"
-    if kind == "less_than_equal":
-        return f"不能大于 {context.get('le')}"
-    if kind in ("enum", "literal_error"):
-        return "请选择一项"
-    if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    return "填写有误"
 
 
 def api_error_fields(error: ApiError) -> dict[str, str]:

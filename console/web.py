@@ -4,15 +4,13 @@ The session is Flask's signed cookie. It holds the staff id, the account's `toke
 and the sign-in time, so a password change, a role change, deactivation or signing out
 anywhere (all bump `token_version`) ends console sessions as they end API tokens, and a
 session lives no longer than an API token. Every POST carries the session's CSRF token in a
-hidden field, compared in constant time.
+hidden field, checked by Flask-WTF (app/csrf.py) before any view runs.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.auth import set_actor, staff_actor
 from app.clock import LOCAL_TZ, local_date, utcnow
+from app.csrf import CSRFError, csrf_token
 from app.errors import ApiError
 from app.extensions import db
 from app.org.models import Role, StaffAccount
@@ -95,23 +94,9 @@ def safe_next(target: str | None, default: str) -> str:
 # ---------------------------------------------------------------- session and CSRF
 
 
-def csrf_token() -> str:
-    """This session's CSRF token (created on first use)."""
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
-
-
-@bp.before_request
-def _check_csrf() -> Response | None:
-    if request.method != "POST":
-        return None
-    expected = session.get("csrf", "")
-    sent = request.form.get("csrf", "")
-    if not expected or not sent or not hmac.compare_digest(expected, sent):
-        return message_page(400, "页面已过期", "页面已过期或来自别处，请返回刷新页面后重新提交。")
-    return None
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error: CSRFError) -> Response:
+    return message_page(400, "页面已过期", "页面已过期或来自别处，请返回刷新页面后重新提交。")
 
 
 def session_seconds() -> int:
@@ -120,12 +105,12 @@ def session_seconds() -> int:
 
 
 def start_session(account: StaffAccount) -> None:
-    """Signed in: a fresh session (and CSRF token) holding who and which token version."""
+    """Signed in: a fresh session holding who and which token version; its CSRF token is
+    made anew when the next page renders."""
     session.clear()
     session["staff_id"] = account.id
     session["token_version"] = account.token_version
     session["signed_in_at"] = int(utcnow().timestamp())
-    csrf_token()
 
 
 def end_session() -> None:

@@ -65,7 +65,13 @@ def test_malformed_field_is_422_naming_it(app, client):
         ),
         422,
     )
-    assert {"code", "name", "kind", "parent_id"} <= set(body["details"]["fields"])
+    # The same Chinese wording as the console's and the H5 page's forms.
+    assert body["details"]["fields"] == {
+        "code": ["格式不正确"],
+        "name": ["请填写此项"],
+        "kind": ["请选择一项"],
+        "parent_id": ["请填写整数"],
+    }
 
 
 def test_malformed_json_and_wrong_content_type(app, client):
