@@ -322,24 +322,22 @@ def test_moving_a_linked_account_away_from_its_officer_is_refused(app, client):
     assert unlinked_away.status_code == 200 and unlinked_away.json["officer_id"] is None
 
 
-def test_create_staff_command_links_the_officer_by_number(app, runner, client):
-    city = make_city(app)
-    officer = make_officer(app, city["station_a"], name="刘洋", staff_no="031234")
-    result = runner.invoke(
+def _create_staff(runner, username: str, role: str, unit_code: str, *extra: str):
+    return runner.invoke(
         args=[
             "create-staff",
-            "--username",
-            "liuyang",
-            "--password",
-            PASSWORD,
-            "--role",
-            "verifier",
-            "--unit-code",
-            city["station_a"].code,
-            "--officer-number",
-            "031234",
+            *("--username", username, "--password", PASSWORD),
+            *("--role", role, "--unit-code", unit_code),
+            *extra,
         ]
     )
+
+
+def test_create_staff_command_links_the_officer_by_number(app, runner, client):
+    city = make_city(app)
+    station = city["station_a"].code
+    officer = make_officer(app, city["station_a"], name="刘洋", staff_no="031234")
+    result = _create_staff(runner, "liuyang", "verifier", station, "--officer-number", "031234")
     assert result.exit_code == 0, result.output
     assert "关联人员 刘洋（031234）" in result.output
     with app.app_context():
@@ -349,35 +347,9 @@ def test_create_staff_command_links_the_officer_by_number(app, runner, client):
         assert account.officer_id == officer.id
     assert _links(app, account.id) == [(None, officer.id)]
 
-    unknown = runner.invoke(
-        args=[
-            "create-staff",
-            "--username",
-            "nobody",
-            "--password",
-            PASSWORD,
-            "--role",
-            "verifier",
-            "--unit-code",
-            city["station_a"].code,
-            "--officer-number",
-            "000000",
-        ]
-    )
+    unknown = _create_staff(runner, "nobody", "verifier", station, "--officer-number", "000000")
     assert unknown.exit_code != 0 and "没有警号/工号为 000000 的人员" in unknown.output
-    misplaced = runner.invoke(
-        args=[
-            "create-staff",
-            "--username",
-            "stationboss",
-            "--password",
-            PASSWORD,
-            "--role",
-            "admin",
-            "--unit-code",
-            city["station_a"].code,
-        ]
-    )
+    misplaced = _create_staff(runner, "stationboss", "admin", station)
     assert misplaced.exit_code != 0
     assert "「系统管理员」账号只能设在政法委单位" in misplaced.output
     assert _staff_count(app) == 1
