@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.org.models import StaffAccount
 from clues.models import Clue
+from clues.service import visible_to
 from clues.states import OPEN_STATUSES
 
 MIN_SCORE = 0.2
@@ -36,9 +38,11 @@ def similarity(a: str, b: str) -> float:
     return len(first & second) / len(first | second)
 
 
-def duplicate_suggestions(clue: Clue, limit: int = 5) -> list[tuple[Clue, float]]:
-    """The most similar open clues about the same target, best first."""
-    return duplicate_suggestions_for([clue], limit=limit).get(clue.id, [])
+def duplicate_suggestions(
+    clue: Clue, staff: StaffAccount, limit: int = 5
+) -> list[tuple[Clue, float]]:
+    """The most similar open clues about the same target that `staff` may see, best first."""
+    return duplicate_suggestions_for([clue], staff, limit=limit).get(clue.id, [])
 
 
 def _target(clue: Clue) -> tuple[str, int]:
@@ -46,11 +50,13 @@ def _target(clue: Clue) -> tuple[str, int]:
 
 
 def duplicate_suggestions_for(
-    clues: Sequence[Clue], limit: int = 5
+    clues: Sequence[Clue], staff: StaffAccount, limit: int = 5
 ) -> dict[int, list[tuple[Clue, float]]]:
     """Suggestions for a page of clues, read with one query whatever the page's size: every
-    open clue about any of their targets within the window, then scored per clue."""
-    if not clues:
+    open clue about any of their targets within the window that `staff` may see (so never
+    one about the caller's own officer record, nor one outside their scope), scored per clue."""
+    visible = visible_to(staff)
+    if not clues or visible is None:
         return {}
     window = timedelta(days=current_app.config["DUPLICATE_WINDOW_DAYS"])
     officers = {c.officer_id for c in clues if c.officer_id is not None}
@@ -61,6 +67,7 @@ def duplicate_suggestions_for(
             Clue.officer_id.in_(officers) | Clue.unit_id.in_(units),
             Clue.submitted_at >= min(c.submitted_at for c in clues) - window,
             Clue.status.in_(OPEN_STATUSES),
+            visible,
         )
         .order_by(Clue.id.desc())
     ).all()

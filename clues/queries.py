@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from app.clock import local_day_end, local_day_start, utcnow
+from app.clock import local_date, local_day_end, local_day_start, utcnow
 from app.extensions import db
 from app.org.models import Role, StaffAccount, Unit, subtree_ids
 from clues import service
@@ -32,7 +32,7 @@ from clues.models import (
     Referral,
     VerificationReport,
 )
-from clues.states import ClueStatus
+from clues.states import Action, ClueStatus
 from evaluations.questionnaire import ClueCategory
 
 # Roles that screen: they see high-frequency warnings and duplicate suggestions.
@@ -116,7 +116,7 @@ def clue_list(staff: StaffAccount, wanted: ClueFilter) -> sa.Select[tuple[Clue]]
     if wanted.since is not None:
         stmt = stmt.where(Clue.submitted_at >= local_day_start(wanted.since))
     if wanted.until is not None:
-        stmt = stmt.where(Clue.submitted_at < local_day_end(wanted.until))
+        stmt = stmt.where(Clue.submitted_at <= local_day_end(wanted.until))
     return with_row_data(stmt.order_by(Clue.id.desc()))
 
 
@@ -181,20 +181,79 @@ def warnings_by_clue(clue_ids: Iterable[int]) -> dict[int, list[ClueWarning]]:
 def staff_views(clues: Sequence[Clue], staff: StaffAccount) -> list[dict[str, Any]]:
     """The staff view of each clue (never the reporter); warnings only for those who screen."""
     extra = related([c.id for c in clues], with_warnings=staff.role in SCREENING_ROLES)
-    return [_staff_view(clue, extra) for clue in clues]
+    return [_staff_view(clue, extra, staff) for clue in clues]
 
 
-def _staff_view(clue: Clue, extra: Related) -> dict[str, Any]:
+def filing_moment(moment: datetime, staff: StaffAccount) -> datetime:
+    """When a resident acted, as this staff member may know it: verifiers (in or near the
+    reported unit) get the day only, never the minute that matches a queue ticket or CCTV."""
+    if staff.role is Role.VERIFIER:
+        return local_day_start(local_date(moment))
+    return moment
+
+
+def warnings_for(clue: Clue, warnings: list[ClueWarning], staff: StaffAccount) -> list[ClueWarning]:
+    """A repeat warning links clues by their reporter: only for those who may learn who
+    reported (never for staff inside the reported unit)."""
+    if service.sits_in_reported_unit(clue, staff) or service.recusal_refusal(clue, staff):
+        return [w for w in warnings if w.kind != "repeat"]
+    return warnings
+
+
+def _staff_view(clue: Clue, extra: Related, staff: StaffAccount) -> dict[str, Any]:
     stage = extra.stages.get(clue.id)
     return {
         **{name: getattr(clue, name) for name in _CLUE_FIELDS},
+        "submitted_at": filing_moment(clue.submitted_at, staff),
         "status_label": clue.status.label,
         "category_label": clue.category.label,
         "stage": stage.stage.value if stage else None,
-        "warnings": extra.warnings.get(clue.id, []),
+        "warnings": warnings_for(clue, extra.warnings.get(clue.id, []), staff),
         "report": extra.reports.get(clue.id),
         "extensions": extra.extensions.get(clue.id, []),
     }
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One step of a clue's trail as a staff member sees it."""
+
+    id: int
+    created_at: datetime
+    actor_type: str
+    actor_name: str
+    role: str
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str
+    public_note: str
+    details: dict[str, Any]
+
+
+def staff_events(clue: Clue, staff: StaffAccount) -> list[EventView]:
+    """The clue's immutable trail; a resident's steps dated to the day for verifiers."""
+    events = db.session.scalars(
+        sa.select(ClueEvent).where(ClueEvent.clue_id == clue.id).order_by(ClueEvent.id)
+    )
+    return [
+        EventView(
+            id=e.id,
+            created_at=e.created_at
+            if e.actor_type == "staff"
+            else filing_moment(e.created_at, staff),
+            actor_type=e.actor_type,
+            actor_name=e.actor_name if e.actor_type == "staff" else "",
+            role=e.role,
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            note=e.note,
+            public_note=e.public_note,
+            details=e.details,
+        )
+        for e in events
+    ]
 
 
 def offers_body(offers: list[Offer]) -> list[dict[str, Any]]:
@@ -215,21 +274,17 @@ def staff_detail(clue: Clue, staff: StaffAccount) -> dict[str, Any]:
 class ClueContext:
     """Everything the console's clue page shows around the clue itself."""
 
-    events: list[ClueEvent]
+    events: list[EventView]
     appeal: Appeal | None
     referral: Referral | None
     merged_in: list[Clue]
     pending_extension: ExtensionRequest | None
 
 
-def clue_context(clue: Clue) -> ClueContext:
+def clue_context(clue: Clue, staff: StaffAccount) -> ClueContext:
     """The trail, the latest appeal, the referral, the clues merged into it."""
     return ClueContext(
-        events=list(
-            db.session.scalars(
-                sa.select(ClueEvent).where(ClueEvent.clue_id == clue.id).order_by(ClueEvent.id)
-            )
-        ),
+        events=staff_events(clue, staff),
         appeal=db.session.scalar(
             sa.select(Appeal).where(Appeal.clue_id == clue.id).order_by(Appeal.id.desc())
         ),
@@ -270,11 +325,16 @@ def followed_clue(clue: Clue) -> Clue:
 def resident_view(clue: Clue, resident_id: int, *, now: datetime | None = None) -> dict[str, Any]:
     """A resident's view: public notes only, the promised date, the outcome once closed."""
     followed = followed_clue(clue)
-    events = db.session.scalars(
-        sa.select(ClueEvent)
-        .where(ClueEvent.clue_id.in_({clue.id, followed.id}), ClueEvent.public_note != "")
-        .order_by(ClueEvent.created_at, ClueEvent.id)
-    )
+    events = [
+        e
+        for e in db.session.scalars(
+            sa.select(ClueEvent)
+            .where(ClueEvent.clue_id.in_({clue.id, followed.id}), ClueEvent.public_note != "")
+            .order_by(ClueEvent.created_at, ClueEvent.id)
+        )
+        # Another reporter's own steps (their re-rating, their appeal) are theirs alone.
+        if e.clue_id == clue.id or e.actor_type != "resident"
+    ]
     stage = service.current_stage(followed)
     invitation = service.invitation_for(followed, resident_id)
     appealable = service.appeal_refusal(followed, invitation, now or utcnow()) is None
@@ -290,14 +350,16 @@ def resident_view(clue: Clue, resident_id: int, *, now: datetime | None = None) 
         "due_at": followed.due_at,
         "stage_label": stage.stage.label if stage else None,
         "outcome_label": followed.outcome.label if closed and followed.outcome else None,
-        "reply": followed.reporter_message if closed or clue.status is ClueStatus.REJECTED else "",
+        "reply": (followed if followed is clue else clue).reporter_message
+        if closed or clue.status is ClueStatus.REJECTED
+        else "",
         "master_tracking_no": followed.tracking_no if followed is not clue else None,
         "timeline": [
             {
                 "at": e.created_at,
                 "status": e.to_status,
                 "status_label": ClueStatus(e.to_status).label,
-                "note": e.public_note,
+                "note": e.public_note if e.clue_id == clue.id else _shared_note(e, followed),
             }
             for e in events
         ],
@@ -311,6 +373,16 @@ def resident_view(clue: Clue, resident_id: int, *, now: datetime | None = None) 
         else None,
         "can_appeal": appealable,
     }
+
+
+def _shared_note(event: ClueEvent, master: Clue) -> str:
+    """A master clue's step as a merged-in reporter reads it: the decision, without the
+    words addressed to the master's own reporter (the reply, an appeal's answer)."""
+    if event.action == Action.APPROVE and master.outcome is not None:
+        return f"已办结，核查结论：{master.outcome.label}。"
+    if event.action == Action.UPHOLD:
+        return "上级机关维持原核查结论。"
+    return event.public_note
 
 
 def residents_clues(resident_id: int) -> list[Clue]:

@@ -270,6 +270,15 @@ def _body(referral: Referral) -> dict[str, Any]:
     }
 
 
+def _audit_read(referral: Referral) -> None:
+    record_audit(
+        "referral.read",
+        object_type="referral",
+        object_id=referral.id,
+        unit_id=referral.clue.unit_id,
+    )
+
+
 def _visible_referral(referral_id: int, **_: object) -> None:
     """Scope of /referrals/{id}: the clue's (so never the accused officer's own case)."""
     ensure_visible(current_staff(), get_referral(referral_id).clue)
@@ -291,6 +300,9 @@ def list_referrals(query: ReferralQuery):
     page = db.paginate(
         stmt.order_by(Referral.id.desc()), page=query.page, per_page=query.per_page, error_out=False
     )
+    for referral in page.items:  # the list carries the dossiers: each read is on the trail
+        _audit_read(referral)
+    db.session.commit()
     return {
         "items": [_body(r) for r in page.items],
         "total": page.total,
@@ -305,12 +317,7 @@ def list_referrals(query: ReferralQuery):
 def show_referral(referral_id: int):
     """移交卷宗（含封存校验）"""
     referral = get_referral(referral_id)
-    record_audit(
-        "referral.read",
-        object_type="referral",
-        object_id=referral.id,
-        unit_id=referral.clue.unit_id,
-    )
+    _audit_read(referral)
     db.session.commit()
     return _body(referral)
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from apiflask import APIBlueprint
 
 from app.auth import current_staff, staff_required
-from app.crypto import decrypt_text
-from app.errors import Invalid, NotFound
+from app.errors import Invalid
 from app.extensions import db
 from app.org import service as org_service
 from app.org.models import Role
 from clues import queries, service
 from clues.actions import CATALOGUE, ClueAction, perform
 from clues.intake import file_clue_for_code
-from clues.models import Clue, ClueEvent, ClueReporter, ClueSource
+from clues.models import Clue, ClueSource
 from clues.schemas import (
     AppealIn,
     ClueOut,
@@ -30,9 +28,10 @@ from clues.schemas import (
     MyClueList,
     MyClueOut,
     ReporterOut,
+    ReporterQuery,
     ReratingIn,
 )
-from evaluations.identity import Resident, current_resident, resident_required
+from evaluations.identity import current_resident, resident_required
 
 bp = APIBlueprint("clues", __name__, url_prefix="/api/v1", tag="问题线索")
 
@@ -93,56 +92,23 @@ def get_clue(clue_id: int):
 @staff_required(*HANDLING_ROLES, scope=_visible_clue)
 @bp.output(EventList)
 def clue_events(clue_id: int):
-    """线索的全部流转记录（不可更改）"""
-    events = db.session.scalars(
-        sa.select(ClueEvent).where(ClueEvent.clue_id == clue_id).order_by(ClueEvent.id)
-    )
-    return {
-        "items": [
-            {
-                **{
-                    c: getattr(e, c)
-                    for c in (
-                        "id",
-                        "created_at",
-                        "actor_type",
-                        "role",
-                        "action",
-                        "from_status",
-                        "to_status",
-                        "note",
-                        "public_note",
-                        "details",
-                    )
-                },
-                "actor_name": e.actor_name if e.actor_type == "staff" else "",
-            }
-            for e in events
-        ]
-    }
+    """线索的全部流转记录（不可更改）；核查人员看到的群众操作只到日期"""
+    return {"items": queries.staff_events(service.get_clue(clue_id), current_staff())}
 
 
 @bp.get("/clues/<int:clue_id>/reporter")
 @staff_required(*REPORTER_ROLES, scope=_visible_clue)
+@bp.input(ReporterQuery, location="query", arg_name="query")
 @bp.output(ReporterOut)
-def clue_reporter(clue_id: int):
-    """反映人身份（仅审核交办、纪检联络员、管理员；每次查看都记入审计日志）"""
-    clue = service.get_clue(clue_id)
-    reporter = db.session.get(ClueReporter, clue.id)
-    if reporter is None:
-        raise NotFound("该线索没有反映人记录")
-    channel = None
-    if reporter.resident_id is not None:
-        resident = db.session.get(Resident, reporter.resident_id)
-        channel = resident.channel.value if resident else None
-    service.audit_reporter_read(clue)
+@bp.doc(responses={403: "所在单位是被反映单位或其下级、被反映人本人，或联络员查看未移交的线索"})
+def clue_reporter(clue_id: int, query: ReporterQuery):
+    """反映人身份（审核交办、管理员须不在被反映单位及其下级；纪检联络员限已移交的线索；
+    须说明查看理由，每次查看都记入审计日志）"""
+    view = service.read_reporter(
+        service.get_clue(clue_id), staff=current_staff(), reason=query.reason
+    )
     db.session.commit()
-    return {
-        "clue_id": clue.id,
-        "identity": reporter.identity,
-        "phone": decrypt_text(reporter.phone_encrypted) if reporter.phone_encrypted else None,
-        "channel": channel,
-    }
+    return view
 
 
 @bp.get("/clues/<int:clue_id>/duplicates")
@@ -153,18 +119,17 @@ def clue_duplicates(clue_id: int):
     from clues.duplicates import duplicate_suggestions
 
     clue = service.get_clue(clue_id)
+    staff = current_staff()
     return {
         "items": [
             {
-                **{
-                    c: getattr(other, c)
-                    for c in ("id", "tracking_no", "status", "submitted_at", "description")
-                },
+                **{c: getattr(other, c) for c in ("id", "tracking_no", "status", "description")},
+                "submitted_at": queries.filing_moment(other.submitted_at, staff),
                 "score": round(score, 3),
                 "same_officer": other.officer_id is not None
                 and other.officer_id == clue.officer_id,
             }
-            for other, score in duplicate_suggestions(clue)
+            for other, score in duplicate_suggestions(clue, staff)
         ]
     }
 

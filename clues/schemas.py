@@ -152,6 +152,12 @@ class EventList(Schema):
     items: list[EventOut]
 
 
+class ReporterQuery(Schema):
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)
+    ] = Field(description="查看理由（记入审计日志），如“回访核实情况”")
+
+
 class ReporterOut(Schema):
     clue_id: int
     identity: str = Field(description="anonymous 匿名；confidential 实名保密")

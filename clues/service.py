@@ -4,6 +4,7 @@ flush, the routes commit once."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from app import signals
 from app.audit import record_audit
 from app.auth import current_actor
 from app.clock import local_date, utcnow
-from app.crypto import encrypt_text
+from app.crypto import decrypt_text, encrypt_text
 from app.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted, OutOfScope
 from app.extensions import db
 from app.org.models import Officer, Role, StaffAccount, Unit
@@ -91,7 +92,9 @@ def visible_to(staff: StaffAccount) -> sa.ColumnElement[bool] | None:
     elif staff.role is Role.LIAISON:
         from clues.models import Referral
 
-        in_scope = sa.and_(Clue.unit_id.in_(subtree), Clue.id.in_(sa.select(Referral.clue_id)))
+        referred = Clue.id.in_(sa.select(Referral.clue_id))
+        above_every_screener = Clue.unit_id.in_(units_above_every_screener())
+        in_scope = sa.and_(Clue.unit_id.in_(subtree), referred | above_every_screener)
     else:
         return None
     if staff.officer_id is None:
@@ -115,6 +118,56 @@ def scope_refusal(staff: StaffAccount, clue: Clue) -> OutOfScope | None:
 def ensure_visible(staff: StaffAccount, clue: Clue) -> None:
     """Refuse (out of scope) unless the staff member may see this clue."""
     ensure(scope_refusal(staff, clue))
+
+
+# ---------------------------------------------------------------- who may learn who reported
+
+
+def units_above_every_screener() -> list[int]:
+    """Units whose subtree holds every active screener: a clue about one of them has nobody
+    outside it to screen its reporter, so it goes to the liaison (e.g. the city committee)."""
+    paths = db.session.scalars(
+        sa.select(Unit.path)
+        .join(StaffAccount, StaffAccount.unit_id == Unit.id)
+        .where(StaffAccount.role == Role.SCREENER, StaffAccount.is_active)
+        .distinct()
+    ).all()
+    if not paths:
+        return []
+    ancestry = [[int(part) for part in path.strip("/").split("/") if part] for path in paths]
+    return list(os.path.commonprefix(ancestry))
+
+
+def sits_in_reported_unit(clue: Clue, staff: StaffAccount) -> bool:
+    """The staff member works in the reported unit or below it: an interested party."""
+    return clue.unit.contains(staff.unit)
+
+
+def reporter_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
+    """Why `staff` may not learn who reported `clue`, or None when they may.
+
+    Screeners and admins outside the reported unit's subtree; the liaison for referred clues
+    and for clues no screener stands outside of; never the accused officer.
+    """
+    refusal = recusal_refusal(clue, staff)
+    if refusal is not None:
+        return refusal
+    if staff.role in (Role.SCREENER, Role.ADMIN):
+        if sits_in_reported_unit(clue, staff):
+            return NotPermitted(
+                "您所在单位是被反映单位或其下级，不能查看反映人信息", code="reporter_conflict"
+            )
+        return None
+    if staff.role is Role.LIAISON:
+        from clues.models import Referral
+
+        referred = db.session.scalar(sa.select(Referral.id).where(Referral.clue_id == clue.id))
+        if referred is not None or clue.unit_id in units_above_every_screener():
+            return None
+        return NotPermitted(
+            "纪检联络员只能查看已移交纪检线索的反映人", code="reporter_not_referred"
+        )
+    return NotPermitted("您的角色不能查看反映人信息", code="forbidden")
 
 
 # ---------------------------------------------------------------- numbers and deadlines
@@ -888,12 +941,37 @@ def resident_clue(tracking_no: str, resident_id: int) -> Clue:
     return clue
 
 
-def audit_reporter_read(clue: Clue) -> None:
-    """Every read of a reporter's identity is on the audit trail."""
+@dataclass(frozen=True)
+class ReporterView:
+    clue_id: int
+    identity: str
+    phone: str | None
+    channel: str | None
+
+
+def read_reporter(clue: Clue, *, staff: StaffAccount, reason: str) -> ReporterView:
+    """Who reported `clue`, for those the rule allows; every read is audited with the reason
+    the reader gave, under the reader's unit (the reported unit's staff never see the row)."""
+    ensure(reporter_refusal(clue, staff))
+    reporter = db.session.get(ClueReporter, clue.id)
+    if reporter is None:
+        raise NotFound("该线索没有反映人记录")
+    channel = None
+    if reporter.resident_id is not None:
+        from evaluations.identity import Resident
+
+        resident = db.session.get(Resident, reporter.resident_id)
+        channel = resident.channel.value if resident else None
     record_audit(
         "clue.reporter_read",
         object_type="clue",
         object_id=clue.id,
-        unit_id=clue.unit_id,
-        details={"tracking_no": clue.tracking_no},
+        unit_id=staff.unit_id,
+        details={"tracking_no": clue.tracking_no, "reason": reason},
+    )
+    return ReporterView(
+        clue_id=clue.id,
+        identity=reporter.identity,
+        phone=decrypt_text(reporter.phone_encrypted) if reporter.phone_encrypted else None,
+        channel=channel,
     )

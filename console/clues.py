@@ -81,7 +81,7 @@ def queue() -> Response:
         )
     ).all()
     warnings = queries.warnings_by_clue([c.id for c in submitted.items])
-    duplicates = duplicate_suggestions_for(submitted.items)
+    duplicates = duplicate_suggestions_for(submitted.items, staff)
     return page(
         "queue.html",
         submitted=submitted,
@@ -238,7 +238,7 @@ def _clue_page(
         .order_by(CluePhoto.id)
     ).all()
     view = queries.staff_views([clue], staff)[0]
-    context = queries.clue_context(clue)
+    context = queries.clue_context(clue, staff)
     return page(
         "clue.html",
         status,
@@ -252,7 +252,7 @@ def _clue_page(
         events=context.events,
         photos=photos,
         warnings=view["warnings"],
-        duplicates=duplicate_suggestions(clue)
+        duplicates=duplicate_suggestions(clue, staff)
         if screens and clue.status is ClueStatus.SUBMITTED
         else [],
         merged_in=context.merged_in,

@@ -112,7 +112,11 @@ def test_a_merged_clues_reporter_follows_the_master_and_rerates_it(app, client):
 
     followed = cast.mine(merged.tracking_no, follower).json
     assert followed["status"] == "closed" and followed["outcome_label"] == "查实"
-    assert followed["reply"] == REPORT["reply_to_reporter"]
+    # The reply is addressed to the master's own reporter: the follower reads the outcome only.
+    assert followed["reply"] == ""
+    assert REPORT["reply_to_reporter"] not in str(followed)
+    assert followed["timeline"][-1]["note"] == "已办结，核查结论：查实。"
+    assert cast.mine(master.tracking_no).json["reply"] == REPORT["reply_to_reporter"]
     assert followed["rerating"]["status"] == "pending"
     # Both reporters are invited to re-rate the master, each once.
     with app.app_context():
@@ -128,6 +132,11 @@ def test_a_merged_clues_reporter_follows_the_master_and_rerates_it(app, client):
     assert rerated.status_code == 200, rerated.json
     assert rerated.json["rerating"]["status"] == "rated"
     assert cast.mine(master.tracking_no).json["rerating"]["status"] == "pending"
+    # The master's reporter re-rates and appeals: none of it shows in the follower's timeline.
+    assert cast.rerate(master.tracking_no, 1, False).status_code == 200
+    assert cast.appeal(master.tracking_no).status_code == 200
+    notes = [item["note"] for item in cast.mine(merged.tracking_no, follower).json["timeline"]]
+    assert not [note for note in notes if "回评" in note or "复核申请" in note], notes
 
 
 def test_only_open_clues_can_be_merge_masters(app, client):
@@ -413,7 +422,13 @@ def test_refer_receive_conclude_with_a_sealed_dossier(app, client):
         concluded.json["measures"],
     ) == ("concluded", 1, "诫勉谈话")
     assert concluded.json["seal_intact"] is True
-    assert _audit_actions(app, rid) == ["referral.create", "referral.receive", "referral.conclude"]
+    # Listing the referrals hands out the dossier, so it is a read on the trail like GET /{id}.
+    assert _audit_actions(app, rid) == [
+        "referral.create",
+        "referral.read",
+        "referral.receive",
+        "referral.conclude",
+    ]
 
     # Anyone editing the sealed dossier afterwards shows.
     with app.app_context():
