@@ -13,7 +13,7 @@ from app.auth import current_staff, staff_required
 from app.clock import utcnow
 from app.errors import NotFound
 from app.extensions import db
-from app.org.models import Role, StaffAccount, Unit
+from app.org.models import Role, StaffAccount, Unit, ancestor_ids
 from app.schemas import Page, PageQuery, Schema, paginate
 from notifications.models import InboxItem
 
@@ -36,7 +36,7 @@ def notify_staff(
             sa.select(StaffAccount.id).where(
                 StaffAccount.role.in_(roles),
                 StaffAccount.is_active,
-                StaffAccount.unit_id.in_(unit.ancestor_ids()),
+                StaffAccount.unit_id.in_(ancestor_ids(unit.path)),
             )
         )
     )

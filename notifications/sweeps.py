@@ -22,7 +22,7 @@ from flask import current_app
 
 from app.clock import local_date, local_day_end, utcnow
 from app.extensions import db
-from app.org.models import Role, StaffAccount, Unit, root_unit
+from app.org.models import Role, StaffAccount, Unit, ancestor_ids, root_unit
 from app.workdays import WorkingCalendar, load_calendar
 from clues.models import Clue, ClueStage, ClueWarning, ReratingInvitation, Stage
 from clues.states import OPEN_STATUSES
@@ -55,7 +55,7 @@ def fan_out(letters: Iterable[Issued], *, roles: tuple[Role, ...], kind: str, ti
     units = db.session.scalars(
         sa.select(Unit).where(Unit.id.in_({letter.unit_id for letter in letters}))
     )
-    ancestors = {unit.id: unit.ancestor_ids() for unit in units}
+    ancestors = {unit.id: ancestor_ids(unit.path) for unit in units}
     staff_by_unit: dict[int, list[int]] = defaultdict(list)
     for staff_id, unit_id in db.session.execute(
         sa.select(StaffAccount.id, StaffAccount.unit_id).where(

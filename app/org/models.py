@@ -87,10 +87,6 @@ class Unit(TimestampMixin, db.Model):
         """True when `other` is this unit or one of its descendants."""
         return other.path.startswith(self.path)
 
-    def ancestor_ids(self) -> list[int]:
-        """Ids from the root down to this unit, itself included (whose scope covers it)."""
-        return [int(part) for part in self.path.strip("/").split("/") if part]
-
 
 class Officer(TimestampMixin, db.Model):
     """An officer who can be rated; holds no personal data beyond name, number, position."""
@@ -150,6 +146,12 @@ def subtree_filter(path: str) -> sa.ColumnElement[bool]:
 def subtree_ids(unit: Unit) -> sa.Select:
     """SELECT of the ids of `unit` and all its descendants."""
     return sa.select(Unit.id).where(subtree_filter(unit.path))
+
+
+def ancestor_ids(path: str) -> list[int]:
+    """The unit ids along a path, root first ("/1/7/23/" → [1, 7, 23]): the unit itself and
+    every unit whose scope covers it."""
+    return [int(part) for part in path.strip("/").split("/") if part]
 
 
 def root_unit() -> Unit | None:
