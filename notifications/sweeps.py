@@ -24,7 +24,7 @@ from app.clock import local_date, local_day_end, utcnow
 from app.extensions import db
 from app.org.models import Role, StaffAccount, Unit, ancestor_ids, root_unit
 from app.workdays import WorkingCalendar, load_calendar
-from clues.models import Clue, ClueStage, ClueWarning, ReratingInvitation, Stage
+from clues.models import Clue, ClueReporter, ClueStage, ClueWarning, ReratingInvitation, Stage
 from clues.states import OPEN_STATUSES
 from notifications.inbox import notify_staff
 from notifications.letters import (
@@ -261,51 +261,78 @@ def _announce_deadline_letters(
 # ---------------------------------------------------------------- high-frequency warnings
 
 
-def select_unlettered_warnings() -> Sequence[Any]:
-    """High-frequency warnings that have no letter yet, with their unit's name."""
-    return db.session.execute(
-        sa.select(
-            ClueWarning.id,
-            ClueWarning.kind,
-            ClueWarning.count,
-            ClueWarning.window_days,
-            ClueWarning.unit_id,
-            ClueWarning.clue_id,
-            Unit.name.label("unit_name"),
-        )
-        .join(Unit, Unit.id == ClueWarning.unit_id)
-        .where(ClueWarning.letter_id.is_(None))
+# A warning about a target reported by several residents is told to the unit; one about a
+# single resident reporting repeatedly stays with the screeners (it points at that resident).
+UNIT_WARNING_KINDS = ("officer_reported", "unit_reported")
+
+
+def select_unlettered_warnings() -> Sequence[ClueWarning]:
+    """Warnings the reported unit should hear about that no letter has covered yet."""
+    return db.session.scalars(
+        sa.select(ClueWarning)
+        .where(ClueWarning.letter_id.is_(None), ClueWarning.kind.in_(UNIT_WARNING_KINDS))
+        .order_by(ClueWarning.id)
     ).all()
 
 
-def compose_warning_letters(rows: Iterable[Any], signed: str) -> list[LetterSpec]:
-    """A 提醒函 per warning, saying what was reported how often."""
-    return [
-        compose_letter(
-            "letters/warning.txt",
-            row._asdict(),
-            signed,
-            dedupe_key=f"warning:{row.id}",
-            unit_id=row.unit_id,
-            clue_id=row.clue_id,
+def residents_reporting(unit_id: int, window_days: int, now: datetime) -> int:
+    """How many different residents reported the unit (or its officers) in the window."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(ClueReporter.resident_id)))
+            .join(Clue, Clue.id == ClueReporter.clue_id)
+            .where(
+                Clue.unit_id == unit_id,
+                Clue.submitted_at >= now - timedelta(days=window_days),
+                ClueReporter.resident_id.is_not(None),
+            )
         )
-        for row in rows
-    ]
+        or 0
+    )
+
+
+def compose_warning_letters(
+    warnings: Iterable[ClueWarning], signed: str, now: datetime
+) -> list[LetterSpec]:
+    """One 提醒函 per unit and week, saying how many residents reported it in the window:
+    no clue, no date, no repeat reporter, so the letter cannot point back at anyone."""
+    by_unit: dict[int, list[ClueWarning]] = defaultdict(list)
+    for warning in warnings:
+        by_unit[warning.unit_id].append(warning)
+    year, week, _ = local_date(now).isocalendar()
+    specs = []
+    for unit_id, found in by_unit.items():
+        window = max(w.window_days for w in found)
+        context = {
+            "unit_name": db.session.get(Unit, unit_id).name,
+            "window_days": window,
+            "count": residents_reporting(unit_id, window, now),
+        }
+        specs.append(
+            compose_letter(
+                "letters/warning.txt",
+                context,
+                signed,
+                dedupe_key=f"warning:{unit_id}:{year}-W{week:02d}",
+                unit_id=unit_id,
+                clue_id=None,
+            )
+        )
+    return specs
 
 
 def warning_letter_sweep(now: datetime | None = None) -> dict[str, int]:
-    """A 提醒函 to the unit for every high-frequency warning that has none yet."""
+    """A 提醒函 to each unit with new high-frequency warnings, at most one a week."""
     now = now or utcnow()
     _sweep_mutex(now)
-    rows = select_unlettered_warnings()
+    warnings = select_unlettered_warnings()
     letters = issue_letters(
-        LetterKind.REMINDER, compose_warning_letters(rows, signature(now)), now=now
+        LetterKind.REMINDER, compose_warning_letters(warnings, signature(now), now), now=now
     )
-    for letter in letters:
-        warning_id = int(letter.dedupe_key.split(":", 1)[1])
-        db.session.execute(
-            sa.update(ClueWarning).where(ClueWarning.id == warning_id).values(letter_id=letter.id)
-        )
+    issued = {letter.unit_id: letter.id for letter in letters}
+    existing = _this_weeks_warning_letters({w.unit_id for w in warnings} - set(issued), now)
+    for warning in warnings:
+        warning.letter_id = issued.get(warning.unit_id) or existing.get(warning.unit_id)
     fan_out(
         letters,
         roles=(Role.VERIFIER, Role.SUPERIOR),
@@ -313,6 +340,20 @@ def warning_letter_sweep(now: datetime | None = None) -> dict[str, int]:
         title="inbox/letter_warning.txt",
     )
     return {"warning_letters": len(letters)}
+
+
+def _this_weeks_warning_letters(unit_ids: set[int], now: datetime) -> dict[int, int]:
+    """The letter a unit already had this week: later warnings of the week are covered by it."""
+    if not unit_ids:
+        return {}
+    year, week, _ = local_date(now).isocalendar()
+    keys = {f"warning:{unit_id}:{year}-W{week:02d}": unit_id for unit_id in unit_ids}
+    return {
+        keys[key]: letter_id
+        for key, letter_id in db.session.execute(
+            sa.select(Letter.dedupe_key, Letter.id).where(Letter.dedupe_key.in_(keys))
+        )
+    }
 
 
 # ---------------------------------------------------------------- re-rating

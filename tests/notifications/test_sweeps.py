@@ -219,6 +219,26 @@ def test_high_frequency_warning_gets_one_reminder_letter(app, client, frozen):
     assert letter.title == "关于高频问题线索的提醒函" and "3 名群众" in letter.body
 
 
+def test_a_warning_letter_points_back_at_no_clue_date_or_reporter(app, client, frozen):
+    cast = make_cast(app, client)
+    repeater = h5_resident(client)
+    filed = [cast.report(resident=repeater) for _ in range(3)]  # one resident, three times
+    filed += [cast.report(resident=h5_resident(client)) for _ in range(2)]
+    assert sweep(app, clock.utcnow(), warning_letter_sweep)["warning_letters"] == 1
+    # More warnings the same week are covered by that letter, not told again.
+    cast.report(resident=h5_resident(client))
+    assert sweep(app, clock.utcnow(), warning_letter_sweep)["warning_letters"] == 0
+    (letter,) = letters(app, LetterKind.REMINDER)
+    assert letter.clue_id is None and "3 名群众" in letter.body
+    assert "同一群众" not in letter.body and " 次" not in letter.body
+    for summary in filed:
+        assert summary["tracking_no"] not in letter.body
+    with app.app_context():
+        inbox = db.session.scalars(sa.select(InboxItem)).all()
+    texts = " ".join(f"{i.title} {i.body}" for i in inbox if i.kind == "letter_reminder")
+    assert texts and not any(s["tracking_no"] in texts for s in filed)
+
+
 def test_weekly_notice_ranks_and_lists_units_to_interview(app, client, frozen):
     from tests.evaluations.helpers import rate
     from tests.factories import make_unit
