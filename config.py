@@ -244,10 +244,16 @@ def production_problems(config: dict) -> list[str]:
             problems.append("WECHAT_API_BASE 必须是 https 地址（不能指向本地微信沙箱）")
         if _too_short(config.get("WECHAT_SECRET")):
             problems.append("WECHAT_SECRET 必须设置为小程序的 AppSecret")
-    if config.get("HOTLINE_URL") and _too_short(config.get("HOTLINE_SECRET")):
+    # The callback route is always mounted: any configured end of the 12345 link (or a secret
+    # at all) means it is live, and a short secret can be guessed.
+    hotline_live = any(config.get(k) for k in ("HOTLINE_URL", "HOTLINE_CALLBACK_URL"))
+    if (hotline_live or config.get("HOTLINE_SECRET")) and _too_short(config.get("HOTLINE_SECRET")):
         problems.append(
-            f"配置了 HOTLINE_URL 时，HOTLINE_SECRET 必须是至少 {MIN_SECRET_LENGTH} 个字符的随机值"
+            "配置了 12345 对接（HOTLINE_URL 或 HOTLINE_CALLBACK_URL）时，HOTLINE_SECRET 必须是"
+            f"至少 {MIN_SECRET_LENGTH} 个字符的随机值"
         )
+    if not config.get("RATELIMIT_ENABLED", True):
+        problems.append("生产环境不能关闭限流（RATELIMIT_ENABLED 不能为 0）")
     if config.get("DEBUG"):
         problems.append("生产环境不能开启调试模式（去掉 FLASK_DEBUG 或 --debug）")
     return problems

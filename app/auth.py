@@ -96,11 +96,18 @@ def staff_token(account: StaffAccount) -> str:
     return issue_token("staff", {"sid": account.id, "v": account.token_version})
 
 
+def in_service(account: StaffAccount) -> bool:
+    """Whether the account may act: it and its unit are both active. A deactivated unit's
+    staff lose their tokens, sessions and sign-in with it (a unit is deactivated only once its
+    child units are, so its own flag is enough)."""
+    return account.is_active and account.unit.is_active
+
+
 def authenticate_staff_token(token: str) -> StaffAccount:
-    """The active staff account a token belongs to; 401 otherwise."""
+    """The staff account a token belongs to while it is in service; 401 otherwise."""
     payload = read_token("staff", token, current_app.config["STAFF_TOKEN_TTL_SECONDS"])
     account = db.session.get(StaffAccount, payload.get("sid"))
-    if account is None or not account.is_active or account.token_version != payload.get("v"):
+    if account is None or not in_service(account) or account.token_version != payload.get("v"):
         raise ApiError(401, "token_invalid", "登录凭证已失效，请重新登录")
     return account
 

@@ -5,6 +5,7 @@ it goes back to Redis by itself once Redis answers again."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import threading
@@ -139,3 +140,23 @@ def bearer_key(resolve: Callable[[str], int | None]) -> Callable[[], str]:
         return f"id:{identity}" if identity is not None else address_key()
 
     return key
+
+
+def client_network(address: str | None = None) -> str:
+    """The client's network: its IPv4 address, or the /64 of an IPv6 address (one subscriber
+    usually holds a whole /64, so counting single IPv6 addresses would count nothing)."""
+    raw = address if address is not None else get_remote_address()
+    try:
+        ip = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def network_key() -> str:
+    """Key on the client's network (see `client_network`)."""
+    return f"net:{client_network()}"

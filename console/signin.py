@@ -6,7 +6,7 @@ from flask import Response, request, url_for
 
 from app.extensions import db
 from app.org import service as org_service
-from app.ratelimit import address_key, configured, limiter
+from app.ratelimit import address_key, client_network, configured, limiter
 from console.web import (
     bp,
     console_view,
@@ -41,14 +41,17 @@ def login() -> Response:
 @bp.post("/login")
 @limiter.shared_limit(configured("RATE_LIMIT_SIGN_IN"), "sign-in", key_func=address_key)
 def login_submit() -> Response:
-    """The same rules as the API's sign-in: failures counted, lockout after too many."""
+    """The same rules as the API's sign-in: failures counted per account and network, the
+    same answer for an unknown name, a wrong password and a network refused for a while."""
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     back = request.form.get("next", "")
     if not username or not password:
         return page("login.html", 422, username=username, next=back, error="请输入用户名和密码。")
-    result = org_service.authenticate_staff(username=username, password=password)
-    db.session.commit()  # failure counters and locks persist whatever the outcome
+    result = org_service.authenticate_staff(
+        username=username, password=password, network=client_network()
+    )
+    db.session.commit()  # failure counts persist whatever the outcome
     if result.error is not None:
         return page(
             "login.html",

@@ -33,7 +33,7 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from app.auth import set_actor, staff_actor
+from app.auth import in_service, set_actor, staff_actor
 from app.clock import LOCAL_TZ, local_date, utcnow
 from app.csrf import CSRFError, csrf_token
 from app.errors import ApiError
@@ -126,7 +126,7 @@ def signed_in_staff() -> StaffAccount | None:
     age = utcnow().timestamp() - float(session.get("signed_in_at", 0))
     if (
         account is None
-        or not account.is_active
+        or not in_service(account)
         or account.token_version != session.get("token_version")
         or not 0 <= age <= session_seconds()
     ):

@@ -8,6 +8,7 @@ from flask import current_app
 
 from app.auth import current_staff, ensure_in_scope, staff_required, staff_token
 from app.crypto import hash_identity
+from app.errors import DomainError
 from app.extensions import db
 from app.org import service
 from app.org.models import Officer, Role, StaffAccount, Unit, subtree_ids
@@ -33,7 +34,7 @@ from app.org.schemas import (
     UnitQuery,
     WeChatBindIn,
 )
-from app.ratelimit import address_key, configured, limiter
+from app.ratelimit import address_key, client_network, configured, limiter
 from app.schemas import paginate
 from app.wechat.login import openid_for_code
 
@@ -282,10 +283,15 @@ def get_me():
 @staff_required()
 @bp.input(PasswordChange, arg_name="body")
 @bp.output(SessionOut)
+@bp.doc(responses={403: "原密码不正确", 423: "原密码错误次数过多，请稍后再试"})
 def change_my_password(body: PasswordChange):
     """修改本人密码：此前签发的令牌全部失效，返回新令牌"""
     account = current_staff()
-    service.verify_current_password(account, body.current_password)
+    try:
+        service.verify_current_password(account, body.current_password, network=client_network())
+    except DomainError:
+        db.session.commit()  # the wrong guess is counted whatever the answer
+        raise
     service.set_password(account, new_password=body.new_password, by_admin=False)
     db.session.commit()
     return _session_body(account)
@@ -400,11 +406,18 @@ def _session_body(account: StaffAccount) -> dict:
 @limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
 @bp.input(SessionIn, arg_name="body")
 @bp.output(SessionOut)
-@bp.doc(responses={401: "用户名或密码错误", 423: "账号已临时锁定", 429: "登录过于频繁"})
+@bp.doc(
+    responses={
+        401: "用户名或密码错误（所在网络尝试过多时同样如此，不区分账号是否存在）",
+        429: "登录过于频繁",
+    }
+)
 def sign_in(body: SessionIn):
-    """工作人员登录：返回有时效的令牌；连续 5 次密码错误锁定 15 分钟"""
-    result = service.authenticate_staff(username=body.username, password=body.password)
-    db.session.commit()  # failure counters and locks must persist too
+    """工作人员登录：返回有时效的令牌；同一网络连续 5 次密码错误即暂停 15 分钟"""
+    result = service.authenticate_staff(
+        username=body.username, password=body.password, network=client_network()
+    )
+    db.session.commit()  # failure counts must persist too
     if result.error is not None:
         raise result.error
     assert result.account is not None

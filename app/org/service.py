@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import signals
 from app.audit import record_audit
-from app.auth import set_actor, staff_actor
+from app.auth import in_service, set_actor, staff_actor
 from app.clock import utcnow
 from app.errors import (
     Conflict,
@@ -25,6 +24,7 @@ from app.errors import (
     Unauthenticated,
 )
 from app.extensions import db
+from app.org import lockout
 from app.org.models import Officer, Role, StaffAccount, Unit, UnitKind, subtree_filter
 
 
@@ -412,6 +412,7 @@ def set_password(account: StaffAccount, *, new_password: str, by_admin: bool) ->
     account.token_version += 1
     account.failed_login_count = 0
     account.locked_until = None
+    lockout.forget_all(account)
     db.session.flush()
     record_audit(
         "staff.password_reset" if by_admin else "staff.password_change",
@@ -422,13 +423,32 @@ def set_password(account: StaffAccount, *, new_password: str, by_admin: bool) ->
     return account
 
 
-def verify_current_password(account: StaffAccount, password: str) -> None:
-    if not check_password_hash(account.password_hash, password):
+def verify_current_password(account: StaffAccount, password: str, *, network: str) -> None:
+    """Refuse a wrong current password, counted like a wrong sign-in password from the same
+    network; after too many the network is refused even the right one for a while.
+
+    The caller commits a refusal too, so the count persists.
+    """
+    now = utcnow()
+    # Serialises concurrent guesses on this account, as sign-in does.
+    db.session.execute(
+        sa.select(StaffAccount.id).where(StaffAccount.id == account.id).with_for_update()
+    )
+    matches = check_password_hash(account.password_hash, password)
+    if lockout.is_refused(account, network=network, now=now):
+        raise Locked(
+            "原密码错误次数过多，请稍后再试",
+            code="too_many_failures",
+            details={"retry_after_minutes": current_app.config["LOGIN_LOCK_MINUTES"]},
+        )
+    if not matches:
+        lockout.count_failure(account, network=network, now=now)
         raise NotPermitted(
             "原密码不正确",
             code="wrong_password",
             details={"fields": {"current_password": ["原密码不正确"]}},
         )
+    lockout.forget(account, network=network)
 
 
 def bind_wechat(account: StaffAccount, *, identity_hash: str) -> StaffAccount:
@@ -539,10 +559,17 @@ class SignIn:
     error: DomainError | None
 
 
-def authenticate_staff(*, username: str, password: str) -> SignIn:
-    """Check a username and password, counting failures and locking after too many.
+def _wrong_credentials() -> Unauthenticated:
+    # Unknown name, wrong password and a refused network answer alike: nobody can learn from
+    # the answer whether a username exists or that its owner is being guessed at.
+    return Unauthenticated("用户名或密码错误", code="invalid_credentials")
 
-    The caller commits whatever the outcome, so failure counters and locks persist.
+
+def authenticate_staff(*, username: str, password: str, network: str) -> SignIn:
+    """Check a username and password from the client `network`, counting wrong passwords per
+    account and network (app/org/lockout.py); the account itself is never locked.
+
+    The caller commits whatever the outcome, so the counts persist.
     """
     now = utcnow()
     username = username.strip().lower()
@@ -551,49 +578,23 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
         .where(StaffAccount.username == username)
         .with_for_update(of=StaffAccount)
     )
-    wrong = Unauthenticated("用户名或密码错误", code="invalid_credentials")
-    if account is None or not account.is_active:
+    if account is None or not in_service(account):
         check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
-        record_audit(
-            "staff.login_failed",
-            object_type="staff",
-            object_id=username[:64],
-            unit_id=account.unit_id if account else None,
-            details={"reason": "unknown_or_inactive"},
-        )
-        return SignIn(None, wrong)
-    if account.is_locked(now):
-        record_audit(
-            "staff.login_failed",
-            object_type="staff",
-            object_id=account.id,
-            unit_id=account.unit_id,
-            details={"reason": "locked"},
-        )
-        return SignIn(None, _locked(account))
-    if not check_password_hash(account.password_hash, password):
-        account.failed_login_count += 1
-        details: dict[str, Any] = {
-            "reason": "wrong_password",
-            "failures": account.failed_login_count,
-        }
-        error = wrong
-        if account.failed_login_count >= current_app.config["LOGIN_MAX_FAILURES"]:
-            account.failed_login_count = 0
-            account.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-            details["locked_until"] = account.locked_until.isoformat()
-            error = _locked(account)
-        db.session.flush()
-        record_audit(
-            "staff.login_failed",
-            object_type="staff",
-            object_id=account.id,
-            unit_id=account.unit_id,
-            details=details,
-        )
-        return SignIn(None, error)
-    account.failed_login_count = 0
-    account.locked_until = None
+        _audit_failed_sign_in(account, reason="unknown_or_inactive")
+        return SignIn(None, _wrong_credentials())
+    # The hash is checked even for a refused network, so its answer takes as long as any other.
+    matches = check_password_hash(account.password_hash, password)
+    if lockout.is_refused(account, network=network, now=now):
+        _audit_failed_sign_in(account, reason="locked")
+        return SignIn(None, _wrong_credentials())
+    if not matches:
+        counted = lockout.count_failure(account, network=network, now=now)
+        details: dict[str, Any] = {"failures": counted.failures}
+        if counted.locked_until is not None and counted.locked_until > now:
+            details["locked_until"] = counted.locked_until.isoformat()
+        _audit_failed_sign_in(account, reason="wrong_password", **details)
+        return SignIn(None, _wrong_credentials())
+    lockout.forget(account, network=network)
     account.last_login_at = now
     db.session.flush()
     set_actor(staff_actor(account))
@@ -601,12 +602,15 @@ def authenticate_staff(*, username: str, password: str) -> SignIn:
     return SignIn(account, None)
 
 
-def _locked(account: StaffAccount) -> Locked:
-    assert account.locked_until is not None
-    return Locked(
-        "密码错误次数过多，账号已临时锁定，请稍后再试",
-        code="account_locked",
-        details={"locked_until": account.locked_until.isoformat()},
+def _audit_failed_sign_in(account: StaffAccount | None, *, reason: str, **details: Any) -> None:
+    """A failed sign-in on the account it names; an unknown name leaves no trace of what was
+    typed (it may be a password typed into the wrong field)."""
+    record_audit(
+        "staff.login_failed",
+        object_type="staff",
+        object_id=account.id if account is not None else "",
+        unit_id=account.unit_id if account is not None else None,
+        details={"reason": reason, **details},
     )
 
 

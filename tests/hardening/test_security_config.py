@@ -73,6 +73,8 @@ CONFIG_VARIABLES = (
     "WECHAT_SECRET",
     "HOTLINE_URL",
     "HOTLINE_SECRET",
+    "HOTLINE_CALLBACK_URL",
+    "RATELIMIT_ENABLED",
     "FLASK_DEBUG",
 )
 
@@ -136,6 +138,15 @@ REFUSALS = {
         {"HOTLINE_URL": "https://12345.example/in", "HOTLINE_SECRET": "hotline-sandbox-secret"},
         "HOTLINE_SECRET",
     ),
+    "12345 callback handed out without a secret": (
+        {"HOTLINE_CALLBACK_URL": "https://pingyi.example.gov.cn/integrations/12345/callback"},
+        "HOTLINE_SECRET",
+    ),
+    "12345 callback secret too short, no outgoing link": (
+        {"HOTLINE_SECRET": "short-secret"},
+        "HOTLINE_SECRET",
+    ),
+    "rate limiting switched off": ({"RATELIMIT_ENABLED": False}, "RATELIMIT_ENABLED"),
     "debug mode": ({"DEBUG": True}, "调试模式"),
 }
 
@@ -159,6 +170,16 @@ def test_a_proper_production_configuration_starts_with_secure_cookies():
         cookie = response.headers["Set-Cookie"]
         assert "Secure" in cookie and "HttpOnly" in cookie
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_production_starts_with_the_12345_link_and_its_secret():
+    hotline = {
+        "HOTLINE_URL": "https://12345.example/in",
+        "HOTLINE_CALLBACK_URL": "https://pingyi.example.gov.cn/integrations/12345/callback",
+        "HOTLINE_SECRET": secrets.token_urlsafe(48),
+    }
+    with built({**PRODUCTION, **hotline}) as app:
+        assert app.config["RATELIMIT_ENABLED"] is True
 
 
 def test_a_key_rotation_list_is_accepted_in_production():
