@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import clock
 from app.audit import AuditLog
 from app.extensions import db
 from app.org.models import Role, StaffAccount
@@ -23,13 +22,6 @@ from tests.factories import PASSWORD, bearer, make_city, make_staff, make_unit
 STRANGER = "198.51.100.7"
 OWNER = "203.0.113.20"
 WRONG = "Wrong12345"
-
-
-@pytest.fixture
-def frozen_clock():
-    clock.set_now(clock.utcnow())
-    yield clock
-    clock.set_now(None)
 
 
 def from_network(app: Flask, address: str) -> FlaskClient:

@@ -7,17 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from app import clock
 from app.org.models import Role
 from tests.app.test_errors import assert_error_shape
 from tests.factories import PASSWORD, bearer, make_city, make_staff
-
-
-@pytest.fixture
-def frozen_clock():
-    clock.set_now(clock.utcnow())
-    yield clock
-    clock.set_now(None)
 
 
 def sign_in(client, username: str, password: str):
