@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Mapper, registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -71,6 +71,29 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, disable_autonaming=True)
+
+
+@sa.event.listens_for(db.Model, "after_mapper_constructed", propagate=True)
+def _members_on_assignment(mapper: Mapper, class_: type) -> None:
+    """A value assigned to an enum column becomes its member at once, not at the next load,
+    so `row.status is Status.X` and `row.status.label` hold right after `row.status = "x"`."""
+    for prop in mapper.column_attrs:
+        column_type = prop.columns[0].type
+        enum_cls = getattr(column_type, "enum_class", None)
+        if isinstance(column_type, sa.Enum) and enum_cls and issubclass(enum_cls, enum.StrEnum):
+            sa.event.listen(getattr(class_, prop.key), "set", _to_member(enum_cls), retval=True)
+
+
+def _to_member(enum_cls: type[enum.StrEnum]) -> Any:
+    def to_member(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, enum_cls):
+            try:
+                return enum_cls(value)
+            except ValueError:
+                return value  # refused when flushed, with the column named
+        return value
+
+    return to_member
 
 
 def upsert_insert(table: Any) -> Any:

@@ -4,78 +4,81 @@ referrals to discipline inspection, photos and high-frequency warnings."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import BigId, db, str_enum
+from app.enums import LabelledEnum
 from app.org.models import Officer, Unit
 from clues.states import ClueStatus
-from evaluations.questionnaire import ClueCategory
+from evaluations.questionnaire import SATISFIED_LEVEL, ClueCategory
 
 
-class ClueSource(enum.StrEnum):
-    EVALUATION = "evaluation"
-    DIRECT = "direct"
-    SURVEY = "survey"  # 民意测评
-    CASE_REVIEW = "case_review"  # 案件评查
-
-    @property
-    def label(self) -> str:
-        return {
-            "evaluation": "扫码评价",
-            "direct": "群众直接反映",
-            "survey": "民意测评",
-            "case_review": "案件评查",
-        }[self.value]
+class ClueSource(LabelledEnum):
+    EVALUATION = "evaluation", "扫码评价"
+    DIRECT = "direct", "群众直接反映"
+    SURVEY = "survey", "民意测评"
+    CASE_REVIEW = "case_review", "案件评查"
 
 
-class Outcome(enum.StrEnum):
-    SUBSTANTIATED = "substantiated"
-    PARTLY_SUBSTANTIATED = "partly_substantiated"
-    UNFOUNDED = "unfounded"
-
-    @property
-    def label(self) -> str:
-        return {"substantiated": "查实", "partly_substantiated": "部分属实", "unfounded": "查否"}[
-            self.value
-        ]
+class Outcome(LabelledEnum):
+    SUBSTANTIATED = "substantiated", "查实"
+    PARTLY_SUBSTANTIATED = "partly_substantiated", "部分属实"
+    UNFOUNDED = "unfounded", "查否"
 
 
-class RejectReason(enum.StrEnum):
-    OUT_OF_SCOPE = "out_of_scope"
-    NO_SUBSTANCE = "no_substance"
-    ABUSIVE = "abusive"
-    ALREADY_HANDLED = "already_handled"
-
-    @property
-    def label(self) -> str:
-        return {
-            "out_of_scope": "不属于受理范围",
-            "no_substance": "内容不具体、无法核查",
-            "abusive": "含辱骂或恶意内容",
-            "already_handled": "已经处理过",
-        }[self.value]
+class RejectReason(LabelledEnum):
+    OUT_OF_SCOPE = "out_of_scope", "不属于受理范围"
+    NO_SUBSTANCE = "no_substance", "内容不具体、无法核查"
+    ABUSIVE = "abusive", "含辱骂或恶意内容"
+    ALREADY_HANDLED = "already_handled", "已经处理过"
 
 
-class Stage(enum.StrEnum):
-    SCREENING = "screening"
-    VERIFICATION = "verification"
-    REVIEW = "review"
-    APPEAL = "appeal"
+class Stage(LabelledEnum):
+    SCREENING = "screening", "审核"
+    VERIFICATION = "verification", "核查"
+    REVIEW = "review", "上级审核"
+    APPEAL = "appeal", "复核申请"
 
-    @property
-    def label(self) -> str:
-        return {
-            "screening": "审核",
-            "verification": "核查",
-            "review": "上级审核",
-            "appeal": "复核申请",
-        }[self.value]
+
+class ReporterIdentity(LabelledEnum):
+    ANONYMOUS = "anonymous", "匿名"
+    CONFIDENTIAL = "confidential", "实名保密"  # phone kept, encrypted, for screeners only
+
+
+class ExtensionStatus(LabelledEnum):
+    PENDING = "pending", "待审批"
+    APPROVED = "approved", "已批准"
+    DENIED = "denied", "不批准"
+    LAPSED = "lapsed", "已失效"  # its stage ended before a decision
+
+
+class ReportDecision(LabelledEnum):
+    APPROVED = "approved", "已通过"
+    RETURNED = "returned", "已退回"
+
+
+class ReratingStatus(LabelledEnum):
+    PENDING = "pending", "待回评"
+    RATED = "rated", "已回评"
+    NOT_RATED = "not_rated", "未回评"  # the window closed unanswered
+    SUPERSEDED = "superseded", "已失效"  # unanswered when the clue closed again
+
+
+class AppealDecision(LabelledEnum):
+    REOPENED = "reopened", "重新核查"
+    UPHELD = "upheld", "维持原结论"
+
+
+class WarningKind(LabelledEnum):
+    OFFICER_REPORTED = "officer_reported", "同一人员多人反映"
+    UNIT_REPORTED = "unit_reported", "同一单位多人反映"
+    REPEAT = "repeat", "同一群众多次反映同一对象"
 
 
 class Clue(db.Model):
@@ -146,7 +149,9 @@ class ClueReporter(db.Model):
 
     clue_id: Mapped[int] = mapped_column(sa.ForeignKey("clues.id"), primary_key=True)
     resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"), index=True)
-    identity: Mapped[str] = mapped_column(sa.String(16))  # anonymous | confidential
+    identity: Mapped[ReporterIdentity] = mapped_column(
+        str_enum(ReporterIdentity, "reporter_identity")
+    )
     phone_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -164,8 +169,8 @@ class ClueEvent(db.Model):
     actor_name: Mapped[str] = mapped_column(sa.String(64), default="")
     role: Mapped[str] = mapped_column(sa.String(16), default="")
     action: Mapped[str] = mapped_column(sa.String(32))
-    from_status: Mapped[str | None] = mapped_column(sa.String(16))
-    to_status: Mapped[str] = mapped_column(sa.String(16))
+    from_status: Mapped[ClueStatus | None] = mapped_column(str_enum(ClueStatus, "from_status"))
+    to_status: Mapped[ClueStatus] = mapped_column(str_enum(ClueStatus, "to_status"))
     note: Mapped[str] = mapped_column(sa.Text, default="")  # internal, staff only
     public_note: Mapped[str] = mapped_column(sa.Text, default="")  # shown to the reporter
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -198,8 +203,9 @@ class ExtensionRequest(db.Model):
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     days: Mapped[int]
     reason: Mapped[str] = mapped_column(sa.Text)
-    # pending | approved | denied | lapsed (its stage ended before a decision)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    status: Mapped[ExtensionStatus] = mapped_column(
+        str_enum(ExtensionStatus, "extension_status"), default=ExtensionStatus.PENDING
+    )
     decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str] = mapped_column(sa.Text, default="")
@@ -218,7 +224,9 @@ class VerificationReport(db.Model):
     persons_handled: Mapped[int] = mapped_column(default=0)
     involves_misconduct: Mapped[bool] = mapped_column(default=False)
     reply_to_reporter: Mapped[str] = mapped_column(sa.Text, default="")
-    decision: Mapped[str | None] = mapped_column(sa.String(16))  # approved | returned
+    decision: Mapped[ReportDecision | None] = mapped_column(
+        str_enum(ReportDecision, "report_decision")
+    )
     decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
     decided_at: Mapped[datetime | None]
     return_reason: Mapped[str] = mapped_column(sa.Text, default="")
@@ -239,12 +247,24 @@ class ReratingInvitation(db.Model):
     round: Mapped[int] = mapped_column(default=1)  # the closure this invitation is for
     invited_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # rated | not_rated
+    status: Mapped[ReratingStatus] = mapped_column(
+        str_enum(ReratingStatus, "rerating_status"), default=ReratingStatus.PENDING
+    )
     reminded_at: Mapped[datetime | None]
     level: Mapped[int | None]
     resolved: Mapped[bool | None]
     comment: Mapped[str] = mapped_column(sa.Text, default="")
     rated_at: Mapped[datetime | None]
+
+    @hybrid_property
+    def is_satisfied(self) -> bool:
+        """满意且已解决: level 4 or 5 and the resident says the problem was solved."""
+        return bool(self.level and self.level >= SATISFIED_LEVEL and self.resolved)
+
+    @is_satisfied.inplace.expression
+    @classmethod
+    def _is_satisfied_expression(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.level >= SATISFIED_LEVEL, cls.resolved.is_(True))
 
 
 class Appeal(db.Model):
@@ -255,16 +275,18 @@ class Appeal(db.Model):
     resident_id: Mapped[int] = mapped_column(sa.ForeignKey("residents.id"))
     reason: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    decision: Mapped[str | None] = mapped_column(sa.String(16))  # reopened | upheld
+    decision: Mapped[AppealDecision | None] = mapped_column(
+        str_enum(AppealDecision, "appeal_decision")
+    )
     decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str] = mapped_column(sa.Text, default="")
 
 
-class ReferralStatus(enum.StrEnum):
-    PENDING = "pending"
-    RECEIVED = "received"
-    CONCLUDED = "concluded"
+class ReferralStatus(LabelledEnum):
+    PENDING = "pending", "待签收"
+    RECEIVED = "received", "已签收"
+    CONCLUDED = "concluded", "已办结"
 
 
 class Referral(db.Model):
@@ -315,7 +337,7 @@ class ClueWarning(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clue_id: Mapped[int] = mapped_column(sa.ForeignKey("clues.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(32))  # officer_reported | unit_reported | repeat
+    kind: Mapped[WarningKind] = mapped_column(str_enum(WarningKind, "warning_kind"))
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("officers.id"))
     count: Mapped[int]

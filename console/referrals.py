@@ -15,12 +15,6 @@ from clues.service import ensure_visible, visible_to
 from console.forms import FormError, api_error_fields, describe, parse
 from console.web import bp, console_view, current_staff, page, see_other
 
-STATUS_LABELS = {
-    ReferralStatus.PENDING: "待签收",
-    ReferralStatus.RECEIVED: "已签收",
-    ReferralStatus.CONCLUDED: "已办结",
-}
-
 
 def _referrals_page(
     status: int = 200,
@@ -42,7 +36,7 @@ def _referrals_page(
         status,
         referrals=referrals,
         wanted=wanted,
-        status_labels=STATUS_LABELS,
+        statuses=list(ReferralStatus),
         intact={r.id: seal(r.dossier) == r.dossier_sha256 for r in referrals},
         may_act=staff.role is Role.LIAISON,
         failed=failed,

@@ -10,8 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import BigId, JSONType, db, str_enum
+from app.enums import LabelledEnum
 from app.org.models import Officer, Unit
 from evaluations.identity import Channel
+
+
+class EvaluationFlag(LabelledEnum):
+    """Why a rating looks suspicious; kept in `Evaluation.flags`."""
+
+    ALBUM_SCAN = "album_scan", "从相册识别二维码进入，而非现场扫码"
+    BURST_SAME_NETWORK = "burst_same_network", "同一网络短时间内多次评价同一单位"
+    BURST_CODE = "burst_code", "同一二维码短时间内评价数量异常"
 
 
 class Evaluation(db.Model):

@@ -23,18 +23,13 @@ from app.errors import Conflict, Invalid, NotPermitted
 from app.extensions import db
 from app.org.models import Officer, StaffAccount, Unit, UnitKind
 from evaluations.identity import Channel, Resident, ResidentIdentity
-from evaluations.models import Evaluation, IdempotencyKey
+from evaluations.models import Evaluation, EvaluationFlag, IdempotencyKey
 from evaluations.questionnaire import QuestionnaireVersion, current_questionnaire
 from evaluations.schemas import EvaluationIn
 from qr.service import resolve_token
 
 # WeChat entry scenes for a code recognised from a photo in the album rather than scanned live.
 ALBUM_SCENES = frozenset({1013, 1049})
-FLAG_LABELS = {
-    "album_scan": "从相册识别二维码进入，而非现场扫码",
-    "burst_same_network": "同一网络短时间内多次评价同一单位",
-    "burst_code": "同一二维码短时间内评价数量异常",
-}
 
 
 @dataclass(frozen=True)
@@ -239,11 +234,11 @@ def _flags(code: ScannedCode, scene: int | None) -> list[str]:
     config = current_app.config
     flags = []
     if scene in ALBUM_SCENES:
-        flags.append("album_scan")
+        flags.append(EvaluationFlag.ALBUM_SCAN)
     if code.same_network >= config["BURST_SAME_NETWORK_LIMIT"]:
-        flags.append("burst_same_network")
+        flags.append(EvaluationFlag.BURST_SAME_NETWORK)
     if code.on_code >= config["BURST_CODE_PER_MINUTE"]:
-        flags.append("burst_code")
+        flags.append(EvaluationFlag.BURST_CODE)
     return flags
 
 

@@ -12,12 +12,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import BigId, db, str_enum
+from app.enums import LabelledEnum
 from app.org.models import Unit
 
 
 class Channel(enum.StrEnum):
     WECHAT = "wechat"  # subscribe message to a resident
     HOTLINE = "12345"  # the city's 12345 platform
+
+
+class OutboxKind(LabelledEnum):
+    """What an outbox message is about; the WeChat ones name its subscribe template."""
+
+    CLUE_ACCEPTED = "clue_accepted", "问题受理通知"
+    CLUE_RESULT = "clue_result", "办理结果通知"
+    APPEAL_DECISION = "appeal_decision", "复核结果通知"
+    RERATING_INVITE = "rerating_invite", "回访评价邀请"
+    FORWARD = "forward", "转 12345 办理"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -38,7 +49,7 @@ class OutboxMessage(db.Model):
     # Stable across retries: the receiver can drop duplicates (12345 uses it as event id).
     event_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "outbox_channel"))
-    kind: Mapped[str] = mapped_column(sa.String(32))  # e.g. clue_accepted, forward
+    kind: Mapped[OutboxKind] = mapped_column(str_enum(OutboxKind, "outbox_kind"))
     resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"), index=True)
     clue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clues.id"), index=True)
     payload: Mapped[dict[str, Any]]
@@ -76,27 +87,16 @@ class InboxItem(db.Model):
     read_at: Mapped[datetime | None]
 
 
-class LetterKind(enum.StrEnum):
-    REMINDER = "reminder"  # 提醒函
-    SUPERVISION = "supervision"  # 督办函
-    ESCALATION = "escalation"  # 督办函（提级）: to the superior organ
-    NOTICE = "notice"  # 通报
+class LetterKind(LabelledEnum):
+    """Letters and notices; `serial_prefix` starts their number (评督〔2026〕12号)."""
 
-    @property
-    def label(self) -> str:
-        return LETTER_LABELS[self][0]
+    REMINDER = "reminder", "提醒函", "评提"
+    SUPERVISION = "supervision", "督办函", "评督"
+    ESCALATION = "escalation", "提级督办函", "评督提"  # to the superior organ
+    NOTICE = "notice", "通报", "评通"
 
-    @property
-    def serial_prefix(self) -> str:
-        return LETTER_LABELS[self][1]
-
-
-LETTER_LABELS = {
-    LetterKind.REMINDER: ("提醒函", "评提"),
-    LetterKind.SUPERVISION: ("督办函", "评督"),
-    LetterKind.ESCALATION: ("提级督办函", "评督提"),
-    LetterKind.NOTICE: ("通报", "评通"),
-}
+    def __init__(self, value: str, label: str, serial_prefix: str) -> None:
+        self.serial_prefix = serial_prefix
 
 
 class Letter(db.Model):
@@ -136,7 +136,7 @@ class SerialCounter(db.Model):
 
     __tablename__ = "letter_counters"
 
-    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    kind: Mapped[LetterKind] = mapped_column(str_enum(LetterKind, "letter_kind"), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
 

@@ -32,11 +32,13 @@ from app.extensions import db
 from app.org.models import Officer, Unit, subtree_ids
 from clues.models import (
     Appeal,
+    AppealDecision,
     Clue,
     ClueSource,
     ClueStage,
     Outcome,
     Referral,
+    ReferralStatus,
     ReratingInvitation,
     Stage,
 )
@@ -98,9 +100,6 @@ LEDGER_COLUMNS = [
     Column("复核申请次数", 13, INT),
     Column("复核决定", 12),
 ]
-
-REFERRAL_LABELS = {"pending": "已移交", "received": "已签收", "concluded": "已办结"}
-APPEAL_LABELS = {"reopened": "重新核查", "upheld": "维持原结论", None: "待决定"}
 
 
 def _stage_cells(runs: list[Any], now: datetime) -> list[Any]:
@@ -253,11 +252,11 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
             Outcome(clue.outcome).label if clue.outcome else "",
             clue.persons_handled if closed and clue.outcome else None,
             ("是" if clue.involves_misconduct else "否") if clue.outcome else "",
-            REFERRAL_LABELS.get(clue.referral_status, ""),
+            ReferralStatus.label_of(clue.referral_status),
             clue.referral_persons,
             _rerating_text(reratings.get(clue.id, [])),
             len(clue_appeals),
-            APPEAL_LABELS[clue_appeals[-1].decision] if clue_appeals else "",
+            AppealDecision.label_of(clue_appeals[-1].decision, "待决定") if clue_appeals else "",
         ]
 
 

@@ -18,7 +18,6 @@ The definitions themselves live in stats.measures, shared with the overview.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.clock import local_date
+from app.enums import LabelledEnum
 from app.extensions import db
 from app.org.models import Unit, subtree_filter
 from clues.models import Clue, ClueStage, ReratingInvitation
@@ -194,13 +194,9 @@ def _rank(
 # ---------------------------------------------------------------- periods
 
 
-class Period(enum.StrEnum):
-    WEEK = "week"
-    MONTH = "month"
-
-    @property
-    def label(self) -> str:
-        return {"week": "周", "month": "月"}[self.value]
+class Period(LabelledEnum):
+    WEEK = "week", "周"
+    MONTH = "month", "月"
 
 
 def period_containing(period: Period, day: date) -> tuple[date, date]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,50 +9,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import db, str_enum
+from app.enums import LabelledEnum
 
 
-class UnitKind(enum.StrEnum):
-    POLICE = "police"
-    COURT = "court"
-    PROCURATORATE = "procuratorate"
-    JUSTICE = "justice"
-    COMMITTEE = "committee"
-
-    @property
-    def label(self) -> str:
-        return UNIT_KIND_LABELS[self]
+class UnitKind(LabelledEnum):
+    POLICE = "police", "公安"
+    COURT = "court", "法院"
+    PROCURATORATE = "procuratorate", "检察院"
+    JUSTICE = "justice", "司法行政"
+    COMMITTEE = "committee", "政法委"
 
 
-UNIT_KIND_LABELS = {
-    UnitKind.POLICE: "公安",
-    UnitKind.COURT: "法院",
-    UnitKind.PROCURATORATE: "检察院",
-    UnitKind.JUSTICE: "司法行政",
-    UnitKind.COMMITTEE: "政法委",
-}
+class Role(LabelledEnum):
+    SCREENER = "screener", "审核交办"
+    VERIFIER = "verifier", "核查"
+    SUPERIOR = "superior", "上级审核"
+    LIAISON = "liaison", "纪检联络员"
+    ANALYST = "analyst", "统计分析"
+    ADMIN = "admin", "系统管理员"
 
-
-class Role(enum.StrEnum):
-    SCREENER = "screener"
-    VERIFIER = "verifier"
-    SUPERIOR = "superior"
-    LIAISON = "liaison"
-    ANALYST = "analyst"
-    ADMIN = "admin"
-
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
-
-
-ROLE_LABELS = {
-    Role.SCREENER: "审核交办",
-    Role.VERIFIER: "核查",
-    Role.SUPERIOR: "上级审核",
-    Role.LIAISON: "纪检联络员",
-    Role.ANALYST: "统计分析",
-    Role.ADMIN: "系统管理员",
-}
 
 # Materialized paths compare byte-wise; PostgreSQL's default collation would not.
 PathType = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
