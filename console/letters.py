@@ -10,15 +10,19 @@ from flask import Response, flash, request, send_file, url_for
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
-from app.auth import ensure_in_scope
 from app.errors import ApiError, DomainError, http_status
 from app.extensions import db
-from app.org.models import Role, StaffAccount, subtree_ids
+from app.org.models import Role, StaffAccount
 from clues.models import Clue
 from console.forms import FormError, api_error_fields, describe, parse
 from console.web import bp, console_view, current_staff, page, page_number, see_other
 from notifications.letter_routes import RESPONDING_ROLES, ResponseIn
-from notifications.letters import ANSWERABLE, get_letter, respond_to_letter
+from notifications.letters import (
+    ANSWERABLE,
+    letters_visible_to,
+    respond_to_letter,
+    visible_letter,
+)
 from notifications.models import Letter, LetterKind
 from notifications.pdf import FontNotFound, render_letter_pdf
 
@@ -26,22 +30,15 @@ PER_PAGE = 50
 
 
 def _scoped_letter(letter_id: int) -> Letter:
-    """A letter to a unit in scope, or a notice (addressed to every unit)."""
-    letter = get_letter(letter_id)
-    if letter.unit is not None:
-        ensure_in_scope(letter.unit)
-    return letter
+    """A letter to a unit in scope, or a notice (addressed to every unit); recusal applies."""
+    return visible_letter(letter_id, current_staff())
 
 
 @bp.get("/letters")
 @console_view()
 def letters() -> Response:
     staff = current_staff()
-    stmt = (
-        sa.select(Letter)
-        .options(selectinload(Letter.unit))
-        .where(sa.or_(Letter.unit_id.in_(subtree_ids(staff.unit)), Letter.unit_id.is_(None)))
-    )
+    stmt = sa.select(Letter).options(selectinload(Letter.unit)).where(letters_visible_to(staff))
     kind = request.args.get("kind", "")
     if kind in {k.value for k in LetterKind}:
         stmt = stmt.where(Letter.kind == LetterKind(kind))

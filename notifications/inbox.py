@@ -15,6 +15,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.org.models import Role, StaffAccount, Unit, ancestor_ids
 from app.schemas import Page, PageQuery, Schema, paginate
+from clues.models import Clue
 from notifications.models import InboxItem
 
 
@@ -31,15 +32,18 @@ def notify_staff(
     referral_id: int | None = None,
 ) -> int:
     """Put a message in the inbox of each matching staff member (once per dedupe key)."""
-    staff_ids = list(
-        db.session.scalars(
-            sa.select(StaffAccount.id).where(
-                StaffAccount.role.in_(roles),
-                StaffAccount.is_active,
-                StaffAccount.unit_id.in_(ancestor_ids(unit.path)),
-            )
-        )
+    recipients = sa.select(StaffAccount.id).where(
+        StaffAccount.role.in_(roles),
+        StaffAccount.is_active,
+        StaffAccount.unit_id.in_(ancestor_ids(unit.path)),
     )
+    if clue_id is not None:  # the accused officer is never told of the clue about them
+        accused = sa.select(Clue.officer_id).where(Clue.id == clue_id).scalar_subquery()
+        recipients = recipients.where(
+            StaffAccount.officer_id.is_(None)
+            | (StaffAccount.officer_id != sa.func.coalesce(accused, 0))
+        )
+    staff_ids = list(db.session.scalars(recipients))
     existing = set(
         db.session.scalars(
             sa.select(InboxItem.staff_id).where(
@@ -63,6 +67,16 @@ def notify_staff(
     ]
     db.session.add_all(items)
     return len(items)
+
+
+def inbox_of(staff: StaffAccount) -> sa.ColumnElement[bool]:
+    """The staff member's own messages, less any about a clue that accuses their officer
+    record (the link may be set after the message was written)."""
+    own = InboxItem.staff_id == staff.id
+    if staff.officer_id is None:
+        return own
+    accusing = sa.select(Clue.id).where(Clue.officer_id == staff.officer_id)
+    return sa.and_(own, sa.or_(InboxItem.clue_id.is_(None), InboxItem.clue_id.not_in(accusing)))
 
 
 def mark_item_read(*, item_id: int, staff: StaffAccount) -> InboxItem:
@@ -105,16 +119,14 @@ class InboxPage(Page):
 def list_inbox(query: InboxQuery):
     """我的站内消息（新线索、交办、待审核、延期申请、函件、移交等）"""
     staff = current_staff()
-    stmt = sa.select(InboxItem).where(InboxItem.staff_id == staff.id)
+    stmt = sa.select(InboxItem).where(inbox_of(staff))
     if query.unread is not None:
         stmt = stmt.where(
             InboxItem.read_at.is_(None) if query.unread else InboxItem.read_at.is_not(None)
         )
     page = paginate(stmt.order_by(InboxItem.id.desc()), query, InboxOut)
     page["unread"] = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            InboxItem.staff_id == staff.id, InboxItem.read_at.is_(None)
-        )
+        sa.select(sa.func.count()).where(inbox_of(staff), InboxItem.read_at.is_(None))
     )
     return page
 

@@ -17,11 +17,17 @@ from app.auth import current_staff, ensure_in_scope, staff_required
 from app.errors import Unavailable
 from app.extensions import db
 from app.org import service as org_service
-from app.org.models import Role, StaffAccount, Unit, subtree_ids
+from app.org.models import Role, StaffAccount, subtree_ids
 from app.schemas import Id, Page, PageQuery, Schema
 from clues.models import Clue
 from clues.schemas import UnitRef
-from notifications.letters import ANSWERABLE, get_letter, respond_to_letter
+from notifications.letters import (
+    ANSWERABLE,
+    get_letter,
+    letters_visible_to,
+    respond_to_letter,
+    visible_letter,
+)
 from notifications.models import Letter, LetterKind
 from notifications.pdf import FontNotFound, render_letter_pdf
 
@@ -135,9 +141,10 @@ def _detail(letter: Letter) -> dict[str, Any]:
     }
 
 
-def _unit_of_letter(letter_id: int, **_: object) -> Unit | None:
-    """Scope of /letters/{id}: the addressed unit; notices (no unit) are for everyone."""
-    return get_letter(letter_id).unit
+def _unit_of_letter(letter_id: int, **_: object) -> None:
+    """Scope of /letters/{id}: the addressed unit's subtree (notices are for everyone), less
+    letters about a clue accusing the caller."""
+    visible_letter(letter_id, current_staff())
 
 
 # ---------------------------------------------------------------- endpoints
@@ -151,11 +158,7 @@ def _unit_of_letter(letter_id: int, **_: object) -> Unit | None:
 def list_letters(query: LetterQuery):
     """函件列表：发给本人管辖范围内单位的提醒函、督办函，以及全部通报（按时间倒序）"""
     staff = current_staff()
-    stmt = (
-        sa.select(Letter)
-        .options(selectinload(Letter.unit))
-        .where(sa.or_(Letter.unit_id.in_(subtree_ids(staff.unit)), Letter.unit_id.is_(None)))
-    )
+    stmt = sa.select(Letter).options(selectinload(Letter.unit)).where(letters_visible_to(staff))
     if query.unit_id is not None:
         unit = org_service.get_unit(query.unit_id)
         ensure_in_scope(unit)

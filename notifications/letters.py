@@ -19,9 +19,10 @@ from flask import current_app
 from app.audit import record_audit
 from app.clock import local_date, utcnow
 from app.db import upsert_insert
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, OutOfScope
 from app.extensions import db
-from app.org.models import Role, StaffAccount, root_unit
+from app.org.models import Role, StaffAccount, root_unit, subtree_ids
+from clues.models import Clue
 from notifications.inbox import notify_staff
 from notifications.models import Letter, LetterKind, SerialCounter
 from notifications.wording import chinese_date, render, render_titled
@@ -187,6 +188,27 @@ def get_letter(letter_id: int) -> Letter:
     letter = db.session.get(Letter, letter_id)
     if letter is None:
         raise NotFound("函件不存在", details={"letter_id": letter_id})
+    return letter
+
+
+def letters_visible_to(staff: StaffAccount) -> sa.ColumnElement[bool]:
+    """Letters to units in the staff member's subtree and every notice; never a letter about
+    a clue that accuses the staff member's own officer record (recusal)."""
+    in_scope = sa.or_(Letter.unit_id.in_(subtree_ids(staff.unit)), Letter.unit_id.is_(None))
+    if staff.officer_id is None:
+        return in_scope
+    accusing = sa.select(Clue.id).where(Clue.officer_id == staff.officer_id)
+    return sa.and_(in_scope, sa.or_(Letter.clue_id.is_(None), Letter.clue_id.not_in(accusing)))
+
+
+def visible_letter(letter_id: int, staff: StaffAccount) -> Letter:
+    """The letter, if the staff member may read it; OutOfScope otherwise."""
+    letter = get_letter(letter_id)
+    seen = db.session.scalar(
+        sa.select(sa.literal(True)).where(Letter.id == letter.id, letters_visible_to(staff))
+    )
+    if not seen:
+        raise OutOfScope("该函件不在您的管辖范围内", details={"letter_id": letter_id})
     return letter
 
 

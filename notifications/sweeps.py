@@ -56,13 +56,14 @@ def fan_out(letters: Iterable[Issued], *, roles: tuple[Role, ...], kind: str, ti
         sa.select(Unit).where(Unit.id.in_({letter.unit_id for letter in letters}))
     )
     ancestors = {unit.id: ancestor_ids(unit.path) for unit in units}
-    staff_by_unit: dict[int, list[int]] = defaultdict(list)
-    for staff_id, unit_id in db.session.execute(
-        sa.select(StaffAccount.id, StaffAccount.unit_id).where(
+    staff_by_unit: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for staff_id, unit_id, officer_id in db.session.execute(
+        sa.select(StaffAccount.id, StaffAccount.unit_id, StaffAccount.officer_id).where(
             StaffAccount.role.in_(roles), StaffAccount.is_active
         )
     ):
-        staff_by_unit[unit_id].append(staff_id)
+        staff_by_unit[unit_id].append((staff_id, officer_id))
+    accused = _accused_officers({letter.clue_id for letter in letters} - {None})
     rows = [
         {
             "staff_id": staff_id,
@@ -76,11 +77,26 @@ def fan_out(letters: Iterable[Issued], *, roles: tuple[Role, ...], kind: str, ti
         }
         for letter in letters
         for unit_id in ancestors[letter.unit_id]
-        for staff_id in staff_by_unit.get(unit_id, [])
+        for staff_id, officer_id in staff_by_unit.get(unit_id, [])
+        # The accused officer is never sent a letter naming the clue about them.
+        if officer_id is None or accused.get(letter.clue_id) != officer_id
     ]
     if rows:
         db.session.execute(sa.insert(InboxItem), rows)
     return len(rows)
+
+
+def _accused_officers(clue_ids: set[int]) -> dict[int, int]:
+    """The officer each of these clues is about, where it names one."""
+    if not clue_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(Clue.id, Clue.officer_id).where(
+                Clue.id.in_(clue_ids), Clue.officer_id.is_not(None)
+            )
+        ).all()
+    )
 
 
 # ---------------------------------------------------------------- deadlines: select
