@@ -153,6 +153,13 @@ class Config:
     RATE_LIMIT_RESIDENT = os.environ.get("RATE_LIMIT_RESIDENT", "20/hour;60/day")
     RATE_LIMIT_ADDRESS = os.environ.get("RATE_LIMIT_ADDRESS", "300/hour")
     RATE_LIMIT_SIGN_IN = os.environ.get("RATE_LIMIT_SIGN_IN", "30/minute")
+    # Clues filed without a rating, and photo uploads (each decodes an image): per resident
+    # and per network (an IPv4 address, an IPv6 /64). Photos are also capped at 20 stored a
+    # day per resident (clues/photos.py); these count requests, refused ones included.
+    RATE_LIMIT_CLUE_RESIDENT = os.environ.get("RATE_LIMIT_CLUE_RESIDENT", "5/hour;10/day")
+    RATE_LIMIT_CLUE_NETWORK = os.environ.get("RATE_LIMIT_CLUE_NETWORK", "20/hour")
+    RATE_LIMIT_PHOTO_RESIDENT = os.environ.get("RATE_LIMIT_PHOTO_RESIDENT", "30/hour;60/day")
+    RATE_LIMIT_PHOTO_NETWORK = os.environ.get("RATE_LIMIT_PHOTO_NETWORK", "120/hour")
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pingyi")
 
     # WeChat (empty appid: WeChat features are off)

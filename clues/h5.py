@@ -24,7 +24,7 @@ from app.clock import LOCAL_TZ
 from app.csrf import CSRFError, csrf_token, own_session_cookie
 from app.errors import ApiError, DomainError, Unauthenticated, http_status
 from app.extensions import db
-from app.ratelimit import address_key, configured, limiter
+from app.ratelimit import address_key, configured, limiter, network_key
 from app.schemas import form_errors, validate_request
 from clues.intake import submit_rating
 from evaluations.identity import (
@@ -168,7 +168,7 @@ def _csrf_refused(error: CSRFError) -> Response:
 
 
 @bp.post("/q/<token>")
-@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=address_key, scope="rate-address")
+@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=network_key, scope="rate-address")
 @limiter.limit(configured("RATE_LIMIT_RESIDENT"), key_func=_device_key, scope="rate-resident")
 def rate_submit(token: str) -> Response:
     """提交评价表单"""

@@ -10,7 +10,7 @@ from flask import request
 
 from app.errors import ApiError
 from app.extensions import db
-from app.ratelimit import address_key, bearer_key, configured, limiter
+from app.ratelimit import bearer_key, configured, limiter, network_key
 from clues.intake import submit_rating
 from evaluations.identity import current_resident, resident_id_from_token, resident_required
 from evaluations.schemas import EvaluationIn, EvaluationOut
@@ -35,7 +35,7 @@ def _idempotency_key() -> str | None:
 
 
 @bp.post("/evaluations")
-@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=address_key, scope="rate-address")
+@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=network_key, scope="rate-address")
 @limiter.limit(
     configured("RATE_LIMIT_RESIDENT"),
     key_func=bearer_key(resident_id_from_token),

@@ -11,6 +11,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.org import service as org_service
 from app.org.models import Role
+from app.ratelimit import bearer_key, configured, limiter, network_key
 from clues import queries, service
 from clues.actions import CATALOGUE, ClueAction, perform
 from clues.intake import file_clue_for_code
@@ -31,7 +32,7 @@ from clues.schemas import (
     ReporterQuery,
     ReratingIn,
 )
-from evaluations.identity import current_resident, resident_required
+from evaluations.identity import current_resident, resident_id_from_token, resident_required
 
 bp = APIBlueprint("clues", __name__, url_prefix="/api/v1", tag="问题线索")
 
@@ -217,10 +218,16 @@ def my_clue(tracking_no: str):
 
 
 @bp.post("/me/clues")
+@limiter.limit(configured("RATE_LIMIT_CLUE_NETWORK"), key_func=network_key, scope="clue-network")
+@limiter.limit(
+    configured("RATE_LIMIT_CLUE_RESIDENT"),
+    key_func=bearer_key(resident_id_from_token),
+    scope="clue-resident",
+)
 @resident_required
 @bp.input(DirectReportIn, arg_name="body")
 @bp.output(ClueSummaryOut, status_code=201)
-@bp.doc(responses={404: "二维码不存在", 410: "二维码已停用"})
+@bp.doc(responses={404: "二维码不存在", 410: "二维码已停用", 429: "反映过于频繁"})
 def report_directly(body: DirectReportIn):
     """不评价，直接反映问题（扫到的二维码即被反映的单位）"""
     clue = file_clue_for_code(resident=current_resident(), qr_token=body.qr_token, clue=body)

@@ -58,7 +58,8 @@ class Evaluation(db.Model):
     local_day: Mapped[date]
     # First day of the rating period this rating uses up; NULL when the limit is switched off.
     period_start: Mapped[date | None]
-    # Keyed hash of the client address: enough to spot bursts, not enough to find anyone.
+    # Keyed hash of the client's network (IPv4 address, IPv6 /64): enough to spot bursts,
+    # not enough to find anyone.
     client_hash: Mapped[str] = mapped_column(sa.String(64), default="")
     flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_excluded: Mapped[bool] = mapped_column(default=False)

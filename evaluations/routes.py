@@ -6,7 +6,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from app.extensions import db
-from app.ratelimit import address_key, configured, limiter
+from app.ratelimit import address_key, configured, limiter, network_key
 from evaluations.identity import (
     h5_sign_in,
     resident_token,
@@ -74,7 +74,9 @@ def sign_in_wechat(body: WeChatSignIn):
 
 
 @bp.post("/auth/h5")
-@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=address_key, scope="sign-in")
+# Counted per network, apart from the other sign-ins: every call mints a new identity, and one
+# IPv6 subscriber has a whole /64 of addresses to mint them from.
+@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), key_func=network_key, scope="h5-identity")
 @bp.output(ResidentTokenOut)
 @bp.doc(responses={429: "请求过于频繁"})
 def sign_in_h5():

@@ -22,6 +22,7 @@ from app.db import UTCDateTime
 from app.errors import Conflict, Invalid, NotPermitted
 from app.extensions import db
 from app.org.models import Officer, StaffAccount, Unit, UnitKind
+from app.ratelimit import client_network
 from evaluations.identity import Channel, Resident, ResidentIdentity
 from evaluations.models import Evaluation, EvaluationFlag, IdempotencyKey
 from evaluations.questionnaire import QuestionnaireVersion, current_questionnaire
@@ -250,7 +251,9 @@ def record_evaluation(
 ) -> RecordedRating:
     """Record a rating under every integrity rule (its clue's officer is checked too)."""
     now = utcnow()
-    client_hash = hash_identity("addr", client_addr)
+    # By network, not address: one IPv6 subscriber rates from a whole /64. (The "addr" domain
+    # is kept, so an IPv4 address hashes as it always did.)
+    client_hash = hash_identity("addr", client_network(client_addr))
     code = _scan(body.qr_token, client_hash=client_hash, now=now)
     _refuse_own_unit(resident, code.unit_path)
     questionnaire = current_questionnaire(code.unit_kind)

@@ -47,6 +47,12 @@ def base_config(database_url: str) -> dict[str, Any]:
         "REDIS_URL": None,
         # Cheap hashes keep the many staff accounts tests create fast; production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # The fixtures file clues and photos dozens of times from one resident and one address;
+        # these limits are tested with their own values (tests/hardening/test_abuse_limits.py).
+        "RATE_LIMIT_CLUE_RESIDENT": "10000/hour",
+        "RATE_LIMIT_CLUE_NETWORK": "10000/hour",
+        "RATE_LIMIT_PHOTO_RESIDENT": "10000/hour",
+        "RATE_LIMIT_PHOTO_NETWORK": "10000/hour",
     }
 
 

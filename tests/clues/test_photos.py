@@ -8,10 +8,12 @@ import hashlib
 import io
 import struct
 import zlib
+from datetime import timedelta
 
 import pytest
 from PIL import ExifTags, Image
 
+from app import clock
 from app.org.models import Role
 from tests.clues.factories import Cast, Filed, make_cast
 from tests.evaluations.helpers import h5_resident
@@ -286,3 +288,68 @@ def test_staff_outside_the_clues_scope_cannot_see_its_photos(app, client):
     # A photo id from another clue is not reachable through this one.
     other = cast.file()
     assert _photo(cast, other, photo_id).status_code == 404
+
+
+# ---------------------------------------------------------------- what one upload may cost
+
+
+def test_a_resident_stores_at_most_twenty_photos_a_day(app, client):
+    cast = make_cast(app, client)
+    small = io.BytesIO()
+    Image.new("RGB", (32, 32), "green").save(small, "JPEG")
+    now = clock.utcnow()
+    clock.set_now(now)
+    try:
+        clues = [cast.file() for _ in range(4)]
+        for n in range(20):
+            added = upload(cast, clues[n // 6].tracking_no, small.getvalue())
+            assert added.status_code == 201, (n, added.json)
+        refused = upload(cast, clues[3].tracking_no, small.getvalue())
+        assert (refused.status_code, refused.json["error"]) == (409, "photo_quota")
+        assert refused.json["message"] == "每天最多上传 20 张照片，请明天再试"
+        listed = client.get(f"/api/v1/clues/{clues[3].id}/photos", headers=cast.as_(cast.screener))
+        assert len(listed.json["items"]) == 2
+        # Another resident's photos are their own count.
+        other = h5_resident(client)
+        theirs = cast.file(resident=other).tracking_no
+        assert upload(cast, theirs, small.getvalue(), resident=other).status_code == 201
+        # The next Beijing day counts afresh.
+        tomorrow = clock.local_date(now) + timedelta(days=1)
+        clock.set_now(clock.local_day_start(tomorrow) + timedelta(minutes=1))
+        assert upload(cast, clues[3].tracking_no, small.getvalue()).status_code == 201
+    finally:
+        clock.set_now(None)
+
+
+def test_a_png_over_the_pixel_budget_is_refused_undecoded(app, client):
+    """5000 × 4000 is 20 MP: one such PNG decoded costs ~200 MiB, so it is refused."""
+    cast = make_cast(app, client)
+    clue = cast.file()
+    response = upload(cast, clue.tracking_no, png_claiming(5000, 4000), name="big.png")
+    assert (response.status_code, response.json["error"]) == (413, "image_too_large")
+    assert response.json["details"] == {"width": 5000, "height": 4000}
+
+
+def test_a_large_camera_jpeg_is_decoded_scaled_and_accepted(app, client):
+    """A 20 MP JPEG is over the pixel budget but decodes at half size, so it is taken."""
+    cast = make_cast(app, client)
+    clue = cast.file()
+    out = io.BytesIO()
+    Image.new("RGB", (5000, 4000), (90, 120, 200)).save(out, "JPEG", quality=60)
+    added = upload(cast, clue.tracking_no, out.getvalue())
+    assert added.status_code == 201, added.json
+    assert (added.json["width"], added.json["height"]) == (2048, 1638)
+
+
+def test_a_transparent_png_taken_sideways_is_upright_and_opaque(app, client):
+    cast = make_cast(app, client)
+    clue = cast.file()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    out = io.BytesIO()
+    Image.new("RGBA", (3000, 1500), (200, 30, 30, 128)).save(out, "PNG", exif=exif)
+    added = upload(cast, clue.tracking_no, out.getvalue(), name="screen.png")
+    assert added.status_code == 201, added.json
+    assert (added.json["width"], added.json["height"]) == (1024, 2048)
+    with Image.open(io.BytesIO(_photo(cast, clue, added.json["id"]).get_data())) as image:
+        assert image.mode == "RGB" and dict(image.getexif()) == {}
