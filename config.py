@@ -104,6 +104,11 @@ class Config:
     CLUE_RERATING_WINDOW_DAYS = _env_int("CLUE_RERATING_WINDOW_DAYS", 7)
     CLUE_APPEAL_WINDOW_DAYS = _env_int("CLUE_APPEAL_WINDOW_DAYS", 7)
     CLUE_EXTENSION_MAX_DAYS = _env_int("CLUE_EXTENSION_MAX_DAYS", 15)
+    # Misconduct categories are verified by a unit above the reported one (no
+    # self-verification); assigning them to the reported unit or below needs a recorded reason.
+    MISCONDUCT_CATEGORIES = json.loads(
+        os.environ.get("MISCONDUCT_CATEGORIES", '["conduct", "integrity", "unfair_enforcement"]')
+    )
     # High-frequency warning: ≥ N different reporters about one target, or ≥ N clues from one
     # reporter about one target, within the window.
     WARNING_WINDOW_DAYS = _env_int("WARNING_WINDOW_DAYS", 30)

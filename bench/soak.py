@@ -611,7 +611,15 @@ class StaffActor:
             if clue["id"] % 2:
                 continue
             steps = (
-                ("assign", "screener", {"unit_id": self.station_id, "note": "请核查"}),
+                (
+                    "assign",
+                    "screener",
+                    {
+                        "unit_id": self.station_id,
+                        "note": "请核查",
+                        "self_verification_reason": "派出所先行自查，分局督导",
+                    },
+                ),
                 ("start", "verifier", {}),
                 (
                     "submit_report",

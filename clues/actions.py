@@ -75,6 +75,7 @@ def _assign(clue: Clue, staff: StaffAccount, body: AssignIn) -> object:
         days=body.days,
         assignee=assignee,
         note=body.note,
+        self_verification_reason=body.self_verification_reason,
     )
 
 

@@ -107,6 +107,8 @@ class Clue(db.Model):
         str_enum(RejectReason, "reject_reason")
     )
     reporter_message: Mapped[str] = mapped_column(sa.Text, default="")  # shown to the reporter
+    # Why a misconduct clue is verified by the reported unit itself (or below); "" otherwise.
+    self_verification_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     master_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clues.id"), index=True)
     # Assignment and deadline of the current stage
     assigned_unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))

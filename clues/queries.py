@@ -64,6 +64,7 @@ _CLUE_FIELDS = (
     "reviewing_at",
     "closed_at",
     "rerating_due_at",
+    "self_verification_reason",
 )
 
 

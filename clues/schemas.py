@@ -106,6 +106,9 @@ class ClueOut(Schema):
     reviewing_at: datetime | None
     closed_at: datetime | None
     rerating_due_at: datetime | None
+    self_verification_reason: str = Field(
+        description="违纪类线索交被反映单位自查的理由；交上级核查时为空"
+    )
     warnings: list[WarningOut] = Field(description="高频线索预警（审核交办人员可见）")
     report: ReportOut | None = Field(description="最近一次核查报告")
     extensions: list[ExtensionOut]
@@ -205,6 +208,10 @@ class AssignIn(Schema):
     )
     assignee_id: StrictId | None = Field(None, description="指定承办的核查人员")
     note: Note = ""
+    self_verification_reason: Note = Field(
+        "",
+        description="作风、廉洁、执法不公类线索交被反映单位（或其下级）自查时必填：为什么不交上级核查",
+    )
 
 
 class ReportIn(Schema):

@@ -11,17 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import signals
 from app.audit import record_audit
 from app.auth import current_actor
 from app.clock import local_date, utcnow
 from app.crypto import decrypt_text, encrypt_text
+from app.db import upsert_insert
 from app.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted, OutOfScope
 from app.extensions import db
-from app.org.models import Officer, Role, StaffAccount, Unit
+from app.org.models import Officer, Role, StaffAccount, Unit, ancestor_ids
 from app.workdays import load_calendar
 from clues.models import (
     Appeal,
@@ -134,7 +133,7 @@ def units_above_every_screener() -> list[int]:
     ).all()
     if not paths:
         return []
-    ancestry = [[int(part) for part in path.strip("/").split("/") if part] for path in paths]
+    ancestry = [ancestor_ids(path) for path in paths]
     return list(os.path.commonprefix(ancestry))
 
 
@@ -176,9 +175,8 @@ def reporter_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
 def next_tracking_no(now: datetime | None = None) -> str:
     """XQ<yyyymmdd>-<nnnn>, counted per local day, safe under concurrent filing."""
     day = local_date(now)
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(TrackingCounter)
+        upsert_insert(TrackingCounter)
         .values(day=day, last=1)
         .on_conflict_do_update(index_elements=["day"], set_={"last": TrackingCounter.last + 1})
         .returning(TrackingCounter.last)
@@ -497,13 +495,25 @@ def assign_clue(
     days: int | None = None,
     assignee: StaffAccount | None = None,
     note: str = "",
+    self_verification_reason: str = "",
 ) -> Clue:
-    """交办 to a verifying unit in the screener's scope, with a deadline in working days."""
+    """交办 to a verifying unit in the screener's scope, with a deadline in working days.
+
+    A misconduct clue goes to a unit above the reported one; to the reported unit itself or
+    below only with a recorded reason (no self-verification by default)."""
     check_state(clue, Action.ASSIGN, actor_of(staff, clue))
     if not staff.unit.contains(unit):
         raise OutOfScope("只能交办给您管辖范围内的单位", details={"unit_id": unit.id})
     if not unit.is_active:
         raise _conflict("unit_inactive", "该单位已停用")
+    reason = self_verification_reason.strip()
+    self_verifying = is_misconduct(clue) and clue.unit.contains(unit)
+    if self_verifying and not reason:
+        raise Invalid(
+            {"self_verification_reason": "交被反映单位（或其下级）自查，须说明理由"},
+            f"“{clue.category.label}”类线索应交被反映单位的上级核查；交其自查须说明理由",
+            code="self_verification",
+        )
     if assignee is not None:
         if assignee.role is not Role.VERIFIER or not unit.contains(assignee.unit):
             raise Invalid(
@@ -513,6 +523,7 @@ def assign_clue(
     now = utcnow()
     clue.assigned_unit_id = unit.id
     clue.assignee_id = assignee.id if assignee else None
+    clue.self_verification_reason = reason if self_verifying else ""
     apply_transition(
         clue,
         Action.ASSIGN,
@@ -520,7 +531,11 @@ def assign_clue(
         note=note,
         now=now,
         public_note="已交有关单位核查。",
-        details={"unit_id": unit.id, "assignee_id": clue.assignee_id},
+        details={
+            "unit_id": unit.id,
+            "assignee_id": clue.assignee_id,
+            "self_verification_reason": clue.self_verification_reason,
+        },
     )
     _start_stage(clue, Stage.VERIFICATION, unit_id=unit.id, days=days, now=now)
     return clue
@@ -532,6 +547,19 @@ def verifier_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
     if refusal is None and clue.assignee_id is not None and clue.assignee_id != staff.id:
         refusal = NotPermitted("该线索已指定其他承办人", code="not_assignee")
     return refusal
+
+
+def is_misconduct(clue: Clue) -> bool:
+    """作风、廉洁、执法不公 (configurable): the kinds a unit must not verify about itself."""
+    return clue.category.value in current_app.config["MISCONDUCT_CATEGORIES"]
+
+
+def suggested_unit(clue: Clue) -> Unit:
+    """Where a screener would assign the clue: the reported unit, or for misconduct the unit
+    above it (when there is one)."""
+    if is_misconduct(clue) and clue.unit.parent is not None:
+        return clue.unit.parent
+    return clue.unit
 
 
 def _ensure_verifier(clue: Clue, staff: StaffAccount) -> None:

@@ -261,6 +261,8 @@ def _clue_page(
         action_help={action: entry.help for action, entry in CATALOGUE.items()},
         units=units,
         verifiers=verifiers,
+        suggested_unit=service.suggested_unit(clue),
+        misconduct=service.is_misconduct(clue),
         reject_reasons=list(RejectReason),
         outcomes=list(Outcome),
         failed=failed,

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 
-from app.errors import ApiError
+from app.errors import ApiError, DomainError
 from app.schemas import form_errors, validate_request
 
 INT_FIELDS = frozenset({"unit_id", "days", "assignee_id", "persons_handled", "master_id"})
@@ -33,6 +33,7 @@ FIELD_LABELS = {
     "response": "书面回复",
     "label": "窗口名称",
     "officer_id": "人员",
+    "self_verification_reason": "自查理由",
 }
 
 
@@ -70,7 +71,7 @@ def _is_int(value: str) -> bool:
     return value.lstrip("-").isdecimal()  # isdigit() admits "²", which int() refuses
 
 
-def api_error_fields(error: ApiError) -> dict[str, str]:
+def api_error_fields(error: ApiError | DomainError) -> dict[str, str]:
     """The service's field errors (422 details) by field, else one message for the form."""
     fields = error.details.get("fields") if isinstance(error.details, dict) else None
     if isinstance(fields, dict) and fields:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request, url_for
 
+from app.errors import http_status
 from app.extensions import db
 from app.org import service as org_service
 from app.ratelimit import address_key, client_network, configured, limiter
@@ -55,7 +56,7 @@ def login_submit() -> Response:
     if result.error is not None:
         return page(
             "login.html",
-            result.error.status,
+            http_status(result.error),
             username=username,
             next=back,
             error=result.error.message,

@@ -36,7 +36,7 @@ from werkzeug.exceptions import HTTPException
 from app.auth import in_service, set_actor, staff_actor
 from app.clock import LOCAL_TZ, local_date, utcnow
 from app.csrf import CSRFError, csrf_token
-from app.errors import ApiError
+from app.errors import ApiError, DomainError, http_status
 from app.extensions import db
 from app.org.models import Role, StaffAccount
 from app.schemas import MAX_PAGE
@@ -169,6 +169,11 @@ def console_view(*roles: Role) -> Callable:
         return wrapper
 
     return decorator
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> Response:
+    return _api_error(ApiError(http_status(error), error.code, error.message, error.details))
 
 
 @bp.errorhandler(ApiError)

@@ -275,7 +275,10 @@ def _live(
     service.accept_clue(clue, staff=screener)
     if stop is ClueStatus.ACCEPTED:
         return
-    service.assign_clue(clue, staff=screener, unit=clue.unit)
+    # The demo city's verifiers sit at the stations, so misconduct clues are self-verified
+    # there with the reason on record (the ledger and the statistics count them).
+    reason = "被反映单位先行自查，区委政法委督导" if service.is_misconduct(clue) else ""
+    service.assign_clue(clue, staff=screener, unit=clue.unit, self_verification_reason=reason)
     open_by_unit[clue.unit_id] = clue
     if stop is ClueStatus.ASSIGNED:
         return

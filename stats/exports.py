@@ -74,6 +74,7 @@ LEDGER_COLUMNS = [
     Column("被反映人员", 10),
     Column("人员编号", 10),
     Column("承办单位", 22),
+    Column("交被反映单位自查的理由", 24),
     Column("当前状态", 11),
     Column("收到时间", 17, DATETIME),
     *[
@@ -180,6 +181,7 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
             ReratingInvitation.status,
             ReratingInvitation.level,
             ReratingInvitation.resolved,
+            ReratingInvitation.is_satisfied.label("is_satisfied"),
         ).where(ReratingInvitation.clue_id.in_(ids))
     ):
         reratings[invitation.clue_id].append(invitation)
@@ -205,6 +207,7 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
             Clue.persons_handled,
             Clue.involves_misconduct,
             Clue.reject_reason,
+            Clue.self_verification_reason,
             concerned.name.label("unit_name"),
             handling.name.label("handling_name"),
             Officer.name.label("officer_name"),
@@ -241,6 +244,7 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
             clue.officer_name or "",
             clue.staff_no or "",
             clue.handling_name or "",
+            clue.self_verification_reason,
             ClueStatus(clue.status).label,
             clue.submitted_at,
             *stage_cells,

@@ -59,6 +59,9 @@ class OverviewOut(Schema):
     substantiated: int = Field(description="查实（含部分属实）")
     partly_substantiated: int = Field(description="其中部分属实")
     under_verification: int = Field(description="交办后尚未办结（核查、审核或复核中）")
+    self_verified: int = Field(
+        description="作风、廉洁、执法不公类线索经说明理由交被反映单位（或其下级）自查的件数"
+    )
     persons_handled: int = Field(description="组织处理人数（经审核的核查报告）")
     referred: int = Field(description="移交纪检的线索")
     referral_persons_handled: int = Field(description="纪检联络员记录的处理人数")

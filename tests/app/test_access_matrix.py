@@ -100,7 +100,7 @@ def clue_in(
     unit_key: str,
     status: str,
     *,
-    category: str = "conduct",
+    category: str = "buck_passing",
     assign_to: str | None = None,
 ) -> int:
     """A fresh clue about `unit_key`'s unit, driven through the services to `status`:

@@ -74,7 +74,7 @@ class Cast:
         self,
         *,
         description: str = "户籍窗口民警态度生硬，推诿让我来回跑了三趟",
-        category: str = "conduct",
+        category: str = "buck_passing",  # 推诿扯皮: verified by the station itself
         identity: str = "anonymous",
         phone: str | None = None,
         resident: dict[str, str] | None = None,
@@ -224,7 +224,7 @@ class Cast:
         description: str | None = None,
     ) -> Filed:
         """A fresh clue taken through the API to `status` by the roles the table names."""
-        category = category or ("livelihood" if status == "forwarded" else "conduct")
+        category = category or ("livelihood" if status == "forwarded" else "buck_passing")
         extra = {"description": description} if description else {}
         clue = self.file(category=category, resident=resident, **extra)
         if status == "rejected":

@@ -107,7 +107,14 @@ def _confidential_case(app, client) -> Case:
     )
     assert uploaded.status_code == 201, uploaded.json
     cast.step(cast.screener, clue.id, "accept", to="accepted")
-    cast.step(cast.screener, clue.id, "assign", to="assigned", unit_id=cast.units["station_a"].id)
+    cast.step(
+        cast.screener,
+        clue.id,
+        "assign",
+        to="assigned",
+        unit_id=cast.units["station_a"].id,
+        self_verification_reason="派出所先行自查，分局督导",
+    )
     cast.step(cast.verifier, clue.id, "start", to="verifying")
     cast.step(
         cast.verifier,
@@ -252,7 +259,9 @@ def test_only_screeners_the_liaison_and_admins_read_the_reporter_and_every_read_
 def test_an_anonymous_reporter_has_no_phone_to_reveal(app, client):
     cast = make_cast(app, client)
     clue = cast.file(identity="anonymous")
-    response = client.get(f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=cast.as_(cast.screener))
+    response = client.get(
+        f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=cast.as_(cast.screener)
+    )
     assert response.json == {
         "clue_id": clue.id,
         "identity": "anonymous",

@@ -40,9 +40,8 @@ def at() -> Iterator:
 
 def _assign(cast: Cast, clue_id: int, **extra) -> dict:
     cast.step(cast.screener, clue_id, "accept", to="accepted")
-    return cast.step(
-        cast.screener, clue_id, "assign", to="assigned", unit_id=cast.units["station_a"].id, **extra
-    )
+    body = {"unit_id": cast.units["station_a"].id, **extra}
+    return cast.step(cast.screener, clue_id, "assign", to="assigned", **body)
 
 
 def _stages(app, clue_id: int) -> list[tuple[str, bool | None]]:
@@ -108,7 +107,9 @@ def test_verification_deadline(app, client, at, category, override, days, due):
     at(2026, 2, 13, 10, 0)
     cast = make_cast(app, client)
     clue = cast.file(category=category)
-    assigned = _assign(cast, clue.id, **({"days": days} if days else {}))
+    # A misconduct clue goes to the unit above the station (no self-verification).
+    unit_above = {"unit_id": cast.units["district_a"].id}
+    assigned = _assign(cast, clue.id, **unit_above, **({"days": days} if days else {}))
     assert assigned["stage"] == "verification"
     assert parsed(assigned["due_at"]) == due_end_of(*due)
     # The reporter sees the promised date too.

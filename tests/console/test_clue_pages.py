@@ -8,9 +8,9 @@ import io
 import pytest
 from PIL import Image
 
+from clues.actions import CATALOGUE
 from clues.service import ROLE_ACTORS
 from clues.states import TRANSITIONS, Action, ClueStatus
-from clues.actions import CATALOGUE
 from tests.clues.factories import REPORT
 from tests.console.helpers import sign_in, text
 
@@ -197,7 +197,7 @@ def test_clue_page_shows_the_whole_case(app, cast):
     for expected in (
         "甲区派出所",
         "户籍民警 李明",
-        "作风问题",
+        "推诿扯皮",
         "核查报告",
         "查实",
         REPORT["findings"],

@@ -537,7 +537,7 @@ def test_json_answers_are_not_sniffed_or_cached(app, client):
     clue = cast.file(identity="confidential", phone=PHONE)
     screener = bearer(app, cast.screener)
     for response in (
-        client.get(f"/api/v1/clues/{clue.id}/reporter", headers=screener),
+        client.get(f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener),
         client.get("/api/v1/me/clues", headers=cast.resident),
         client.post(
             "/api/v1/staff/session",
@@ -548,7 +548,10 @@ def test_json_answers_are_not_sniffed_or_cached(app, client):
         assert response.mimetype == "application/json"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Cache-Control"] == "no-store"
-    assert PHONE in client.get(f"/api/v1/clues/{clue.id}/reporter", headers=screener).text
+    assert (
+        PHONE
+        in client.get(f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener).text
+    )
 
 
 def test_hsts_only_over_https(database_url):
@@ -596,12 +599,14 @@ def test_the_reporters_phone_is_encrypted_at_rest_and_the_key_can_rotate(databas
         assert PHONE not in stored and PHONE[-8:] not in stored
         assert PHONE not in _everything_stored(app)  # nowhere else in clear either
         screener = bearer(app, cast.screener)
-        shown = client.get(f"/api/v1/clues/{clue.id}/reporter", headers=screener)
+        shown = client.get(f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener)
         assert (shown.status_code, shown.json["phone"]) == (200, PHONE)
 
     # Another key cannot read it: a clear error in the error shape, not a crash or garbage.
     with with_key(new_key) as app:
-        refused = app.test_client().get(f"/api/v1/clues/{clue.id}/reporter", headers=screener)
+        refused = app.test_client().get(
+            f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener
+        )
         assert refused.status_code == 500
         assert refused.json["error"] == "decryption_failed"
         assert "PHONE_ENCRYPTION_KEY" in refused.json["message"]
@@ -611,7 +616,10 @@ def test_the_reporters_phone_is_encrypted_at_rest_and_the_key_can_rotate(databas
     with with_key(f"{new_key},{old_key}") as app:
         client = app.test_client()
         assert (
-            client.get(f"/api/v1/clues/{clue.id}/reporter", headers=screener).json["phone"] == PHONE
+            client.get(f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener).json[
+                "phone"
+            ]
+            == PHONE
         )
         rotated = app.test_cli_runner().invoke(args=["crypto", "rotate"])
         assert rotated.exit_code == 0, rotated.output
@@ -620,10 +628,14 @@ def test_the_reporters_phone_is_encrypted_at_rest_and_the_key_can_rotate(databas
         assert restored != stored and PHONE not in restored
 
     with with_key(new_key) as app:  # the old key can go
-        shown = app.test_client().get(f"/api/v1/clues/{clue.id}/reporter", headers=screener)
+        shown = app.test_client().get(
+            f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener
+        )
         assert (shown.status_code, shown.json["phone"]) == (200, PHONE)
     with with_key(old_key) as app:
-        gone = app.test_client().get(f"/api/v1/clues/{clue.id}/reporter", headers=screener)
+        gone = app.test_client().get(
+            f"/api/v1/clues/{clue.id}/reporter?reason=回访核实", headers=screener
+        )
         assert (gone.status_code, gone.json["error"]) == (500, "decryption_failed")
 
 
