@@ -117,7 +117,7 @@ def build_world(app, client, wechat_sandbox) -> World:
             "level": 1,
             "comment": SECRET_COMMENT,
             "clue": {
-                "category": "conduct",
+                "category": "buck_passing",
                 "description": SECRET_DESCRIPTION,
                 "identity": "confidential",
                 "phone": SECRET_PHONE,
