@@ -60,3 +60,17 @@ ensure_system_packages() {
     $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   }
 }
+
+# ensure_node_packages: the npm tools the tests run (package.json, pinned by package-lock.json),
+# installed into node_modules when the lock changed. Without Node.js the tests that need these
+# tools skip with the reason (and fail in CI, where PINGYI_REQUIRE_SERVICES=1).
+ensure_node_packages() {
+  command -v npm >/dev/null 2>&1 || { say "没有 npm，跳过 Node.js 工具的安装（axe-core、Spectral、openapi-typescript）"; return 0; }
+  local stamp
+  stamp=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat node_modules/.installed 2>/dev/null)" != "$stamp" ]; then
+    say "安装 Node.js 工具（package-lock.json）"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$stamp" > node_modules/.installed
+  fi
+}
