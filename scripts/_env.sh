@@ -65,6 +65,9 @@ ensure_system_packages() {
 # installed into node_modules when the lock changed. Without Node.js the tests that need these
 # tools skip with the reason (and fail in CI, where PINGYI_REQUIRE_SERVICES=1).
 ensure_node_packages() {
+  # Only when npm is missing: a Node.js from elsewhere (e.g. NodeSource) brings its own npm and
+  # conflicts with Debian's.
+  command -v npm >/dev/null 2>&1 || ensure_system_packages node
   command -v npm >/dev/null 2>&1 || { say "没有 npm，跳过 Node.js 工具的安装（axe-core、Spectral、openapi-typescript）"; return 0; }
   local stamp
   stamp=$(sha256sum package-lock.json | cut -d' ' -f1)
