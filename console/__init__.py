@@ -11,19 +11,22 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from console import (  # noqa: F401  (each module adds its pages to the blueprint)
+        account,
         clues,
         dashboard,
         letters,
         qr,
         referrals,
+        reporter,
         signin,
     )
-    from console.web import beijing_date, beijing_time, bp, percent
+    from console.web import beijing_date, beijing_time, bp, filed_at, percent
 
     _configure_session_cookie(app)
     app.add_template_filter(beijing_time, "beijing_time")
     app.add_template_filter(beijing_date, "beijing_date")
     app.add_template_filter(percent, "percent")
+    app.add_template_global(filed_at, "filed_at")
     app.register_blueprint(bp)
 
 

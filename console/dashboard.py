@@ -17,6 +17,7 @@ from console.charts import Bar, Series, Step, bar_chart, funnel_chart, line_char
 from console.web import bp, console_view, current_staff, page, percent
 from stats.overview import overview
 from stats.ranking import Period, period_containing, unit_ranking
+from stats.routes import STATS_ROLES
 
 MAX_RANKED_BARS = 20
 MAX_PERIOD_DAYS = 366 * 3
@@ -112,7 +113,7 @@ def funnel_steps(figures: dict[str, Any]) -> list[Step]:
 
 
 @bp.get("/dashboard")
-@console_view()
+@console_view(*STATS_ROLES)  # the API's rule for the same figures
 def dashboard() -> Response:
     root = current_staff().unit
     start, end, problem = _period()

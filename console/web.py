@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -41,6 +42,9 @@ from app.extensions import db
 from app.org.models import Role, StaffAccount
 from app.schemas import MAX_PAGE
 from app.workdays import load_calendar
+from notifications.inbox import inbox_of
+from notifications.models import InboxItem
+from stats.routes import STATS_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +249,7 @@ NAV = (
     NavItem("console.clues", "全部线索", HANDLING_ROLES),
     NavItem("console.referrals", "纪检移交", frozenset({Role.LIAISON, Role.ADMIN})),
     NavItem("console.letters", "函件通报", ALL_ROLES),
-    NavItem("console.dashboard", "统计分析", ALL_ROLES),
+    NavItem("console.dashboard", "统计分析", frozenset(STATS_ROLES)),
     NavItem("console.qr_codes", "二维码", frozenset({Role.ADMIN})),
 )
 
@@ -262,6 +266,13 @@ def landing_endpoint(role: Role) -> str:
     }[role]
 
 
+@bp.get("/<path:unknown>")
+def unknown_page(unknown: str) -> Response:
+    """Any other /console/ address: the HTML 404 page (never the API's JSON)."""
+    g.staff = signed_in_staff()
+    return message_page(404, "没有找到", "页面不存在，请从菜单进入。")
+
+
 @bp.context_processor
 def _context() -> dict[str, Any]:
     staff = g.get("staff")
@@ -269,8 +280,16 @@ def _context() -> dict[str, Any]:
         "staff": staff,
         "csrf": csrf_token(),
         "nav": [item for item in NAV if staff is not None and staff.role in item.roles],
+        "unread": unread_count(staff) if staff is not None else 0,
         "due": due_state,
     }
+
+
+def unread_count(staff: StaffAccount) -> int:
+    """Unread messages in the staff member's inbox (shown on every page's menu)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(inbox_of(staff), InboxItem.read_at.is_(None))
+    )
 
 
 # ---------------------------------------------------------------- time
@@ -287,10 +306,12 @@ def due_state(due_at: datetime | None) -> Due:
     if due_at is None:
         return Due("", "—")
     now = utcnow()
+    calendar = load_calendar()
     if due_at < now:
-        days = (local_date(now) - local_date(due_at)).days
-        return Due("overdue", f"已超期 {days} 天" if days else "今日已超期")
-    left = load_calendar().working_days_between(local_date(now), local_date(due_at))
+        # Working days, like every deadline here: a weekend adds nothing to the lateness.
+        days = calendar.working_days_between(local_date(due_at), local_date(now))
+        return Due("overdue", f"已超期 {days} 个工作日" if days else "今日已超期")
+    left = calendar.working_days_between(local_date(now), local_date(due_at))
     if left <= 0:
         return Due("soon", "今日到期")
     return Due("soon" if left <= 2 else "ok", f"剩 {left} 个工作日")
@@ -303,6 +324,16 @@ def beijing_time(moment: datetime | None) -> str:
 
 def beijing_date(moment: datetime | None) -> str:
     return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d") if moment else "—"
+
+
+def filed_at(clue: Any) -> str:
+    """When the resident filed `clue`, as the signed-in staff member may know it: to the
+    minute, or the day only (clues.queries.knows_the_minute)."""
+    from clues.queries import knows_the_minute
+
+    if knows_the_minute(clue, current_staff()):
+        return beijing_time(clue.submitted_at)
+    return beijing_date(clue.submitted_at)
 
 
 def percent(rate: float | None) -> str:

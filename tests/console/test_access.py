@@ -17,7 +17,8 @@ from tests.console.helpers import csrf_of, sign_in
 
 ALL = frozenset(Role)
 HANDLING = frozenset({Role.SCREENER, Role.VERIFIER, Role.SUPERIOR, Role.LIAISON, Role.ADMIN})
-PUBLIC = {"GET /console/login", "POST /console/login"}
+STATS = frozenset({Role.SCREENER, Role.SUPERIOR, Role.ANALYST, Role.ADMIN, Role.LIAISON})
+PUBLIC = {"GET /console/login", "POST /console/login", "GET /console/<path:unknown>"}
 
 # GET rule → who may open it
 PAGES: dict[str, frozenset[Role]] = {
@@ -32,7 +33,9 @@ PAGES: dict[str, frozenset[Role]] = {
     "/console/letters": ALL,
     "/console/letters/<int:letter_id>": ALL,
     "/console/letters/<int:letter_id>/pdf": ALL,
-    "/console/dashboard": ALL,
+    "/console/dashboard": STATS,
+    "/console/inbox": ALL,
+    "/console/password": ALL,
     "/console/qr": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/code.svg": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/poster.png": frozenset({Role.ADMIN}),
@@ -40,6 +43,9 @@ PAGES: dict[str, frozenset[Role]] = {
 # POST rule → who may send it (what the service then allows is the transition table's say)
 FORMS: dict[str, frozenset[Role]] = {
     "/console/logout": ALL,
+    "/console/inbox/<int:item_id>/open": ALL,
+    "/console/inbox/read-all": ALL,
+    "/console/password": ALL,
     "/console/clues/<int:clue_id>/<action_name>": frozenset(
         {Role.SCREENER, Role.VERIFIER, Role.SUPERIOR}
     ),
@@ -88,6 +94,7 @@ class World:
             .replace("<int:letter_id>", str(self.letter_id))
             .replace("<int:referral_id>", str(self.referral_id))
             .replace("<int:code_id>", str(self.code_id))
+            .replace("<int:item_id>", "1")
             .replace("<action_name>", "approve")
         )
 
