@@ -64,6 +64,10 @@ class Config:
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
 
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Logs: LOG_FORMAT=json writes one JSON object a line for a log collector (app/logs.py);
+    # LOG_LEVEL=DEBUG also shows every routine scheduler job run.
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", DEV_PUBLIC_BASE_URL).rstrip("/")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
@@ -99,10 +103,24 @@ class Config:
 
     # Clue deadlines in working days per stage, verification overridable per category
     # (e.g. CLUE_VERIFICATION_DAYS='{"integrity": 20}'); windows in calendar days.
-    CLUE_DEADLINE_DAYS = {"screening": 2, "verification": 15, "review": 3, "appeal": 3}
+    # Working days per stage; forwarded: the 12345 platform's result; referral_*: the liaison's
+    # receipt and conclusion of a referred case.
+    CLUE_DEADLINE_DAYS = {
+        "screening": 2,
+        "verification": 15,
+        "review": 3,
+        "appeal": 3,
+        "forwarded": 15,
+        "referral_receipt": 2,
+        "referral_conclusion": 30,
+    }
+    # An overdue stage climbs one unit up the tree every this many working days, to the root.
+    ESCALATION_INTERVAL_DAYS = _env_int("ESCALATION_INTERVAL_DAYS", 5)
     CLUE_VERIFICATION_DAYS = json.loads(os.environ.get("CLUE_VERIFICATION_DAYS", "{}"))
     CLUE_RERATING_WINDOW_DAYS = _env_int("CLUE_RERATING_WINDOW_DAYS", 7)
     CLUE_APPEAL_WINDOW_DAYS = _env_int("CLUE_APPEAL_WINDOW_DAYS", 7)
+    # How long a reporter's tracking link (/t/{secret}) keeps working after the case ended.
+    TRACKING_LINK_RETENTION_DAYS = _env_int("TRACKING_LINK_RETENTION_DAYS", 180)
     CLUE_EXTENSION_MAX_DAYS = _env_int("CLUE_EXTENSION_MAX_DAYS", 15)
     # Misconduct categories are verified by a unit above the reported one (no
     # self-verification); assigning them to the reported unit or below needs a recorded reason.
@@ -165,6 +183,10 @@ class Config:
     RATE_LIMIT_CLUE_NETWORK = os.environ.get("RATE_LIMIT_CLUE_NETWORK", "20/hour")
     RATE_LIMIT_PHOTO_RESIDENT = os.environ.get("RATE_LIMIT_PHOTO_RESIDENT", "30/hour;60/day")
     RATE_LIMIT_PHOTO_NETWORK = os.environ.get("RATE_LIMIT_PHOTO_NETWORK", "120/hour")
+    # The 查询码 look-up page: a typed number and code, per network and per browser.
+    RATE_LIMIT_TRACKING_CODE = os.environ.get("RATE_LIMIT_TRACKING_CODE", "10/10 minutes;30/day")
+    # Tracking links and their JSON: a 192-bit secret cannot be guessed; this stops scraping.
+    RATE_LIMIT_TRACKING_LINK = os.environ.get("RATE_LIMIT_TRACKING_LINK", "120/hour")
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "pingyi")
 
     # WeChat (empty appid: WeChat features are off)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from app import clock
 from app.errors import ApiError, register_error_handlers
 from app.extensions import db, migrate
+from app.logs import configure_logging
 from app.schemas import MAX_ID, UNSTORABLE
 from config import INSTANCE_DIR, Config, normalize_database_url
 
@@ -110,9 +110,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
     )
     Config.check_production(app.config)
     _configure_docs(app)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

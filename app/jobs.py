@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.extensions import db
+from app.logs import did_something
 
 log = logging.getLogger(__name__)
 
@@ -49,5 +50,7 @@ def run_job(name: str) -> Any:
         raise
     finally:
         db.session.remove()
-    log.info("job %s done in %.3fs: %s", name, time.monotonic() - started, result)
+    # Routine runs that found nothing to do stay at DEBUG: a quiet minute prints nothing.
+    level = logging.INFO if did_something(result) else logging.DEBUG
+    log.log(level, "job %s done in %.3fs: %s", name, time.monotonic() - started, result)
     return result
