@@ -60,7 +60,7 @@ def file_clue_from_rating(rating: RecordedRating, *, clue: ClueIn) -> Clue:
         officer=_officer(rating.unit_id, clue.officer_id or rating.officer_id),
         description=clue.description,
         evaluation_id=rating.id,
-        reporter=ReporterIn(rating.resident_id, clue.identity, clue.phone),
+        reporter=ReporterIn(rating.resident_id, clue.identity, clue.phone, clue.sms_consent),
         now=rating.created_at,
     )
 
@@ -74,5 +74,5 @@ def file_clue_for_code(*, resident: ResidentIdentity, qr_token: str, clue: ClueI
         unit=code.unit,
         officer=_officer(code.unit_id, clue.officer_id or code.officer_id),
         description=clue.description,
-        reporter=ReporterIn(resident.id, clue.identity, clue.phone),
+        reporter=ReporterIn(resident.id, clue.identity, clue.phone, clue.sms_consent),
     )

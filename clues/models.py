@@ -155,6 +155,8 @@ class ClueReporter(db.Model):
         str_enum(ReporterIdentity, "reporter_identity")
     )
     phone_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    # The reporter ticked the separate consent: the phone may carry SMS (the tracking link).
+    sms_consent: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -261,6 +261,9 @@ class ClueSummaryOut(Schema):
     tracking_no: str
     status: str
     due_at: datetime | None
+    tracking_url: str | None = Field(
+        None, description="反映人的私人查询链接（/t/{secret}）：免登录查看进度、回评、申请复核"
+    )
 
 
 class TimelineItem(Schema):

@@ -38,6 +38,7 @@ from clues.models import (
     VerificationReport,
 )
 from clues.states import Action, Actor, ClueStatus, Transition, next_status
+from clues.tracking import issue_tracking, tracking_url
 from evaluations.questionnaire import ClueCategory
 
 ROLE_ACTORS = {
@@ -300,6 +301,7 @@ class ReporterIn:
     resident_id: int | None
     identity: str  # anonymous | confidential
     phone: str | None = None
+    sms_consent: bool = False  # the separate consent to SMS on that phone
 
 
 def file_clue(
@@ -334,8 +336,10 @@ def file_clue(
             resident_id=reporter.resident_id,
             identity=reporter.identity,
             phone_encrypted=encrypt_text(reporter.phone) if reporter.phone else None,
+            sms_consent=bool(reporter.phone and reporter.sms_consent),
         )
     )
+    issue_tracking(clue)
     who = current_actor()
     db.session.add(
         ClueEvent(
@@ -367,6 +371,7 @@ def public_summary(clue: Clue) -> dict[str, Any]:
         "tracking_no": clue.tracking_no,
         "status": clue.status.value,
         "due_at": clue.due_at.isoformat() if clue.due_at else None,
+        "tracking_url": tracking_url(clue),
     }
 
 

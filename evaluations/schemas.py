@@ -91,6 +91,10 @@ class ClueIn(Schema):
     phone: Annotated[str, StringConstraints(pattern=PHONE)] | None = Field(
         None, description="实名保密时的手机号，加密保存"
     )
+    sms_consent: bool = Field(
+        False,
+        description="反映人另行勾选同意：手机号可用于发送办理进度短信（含查询链接）；须同时留手机号",
+    )
 
     @model_validator(mode="after")
     def _phone_matches_identity(self) -> ClueIn:
@@ -98,6 +102,8 @@ class ClueIn(Schema):
             raise ValueError("实名保密反映须填写手机号")
         if self.identity == "anonymous" and self.phone:
             raise ValueError("匿名反映不能填写手机号")
+        if self.sms_consent and not self.phone:
+            raise ValueError("同意接收短信须填写手机号")
         return self
 
 
@@ -125,6 +131,9 @@ class ClueSummary(Schema):
     tracking_no: str | None
     status: str
     due_at: datetime | None
+    tracking_url: str | None = Field(
+        None, description="反映人的私人查询链接（/t/{secret}）：免登录查看进度、回评、申请复核"
+    )
 
 
 class EvaluationOut(Schema):
