@@ -1,6 +1,16 @@
 """Duplicate suggestions at screening: open clues about the same officer or unit in the last
-30 days whose text is similar (character-bigram overlap, which suits Chinese without a
-word segmenter)."""
+30 days that tell the same story, however worded.
+
+The score is the Dice overlap of the complaints' content characters (punctuation and the
+commonest function characters dropped; a few interchangeable names of the same people and
+things made one: 警察/警官/辅警 → 民警, 审判员 → 法官, ...), plus a small bonus when both are
+filed under the same category. Characters rather than words or bigrams: residents retell a
+story in other words and other order ("户口迁移，材料不全，跑了三趟" against "办户口迁入，每次
+都说缺材料，前后跑了三次"), which shares few bigrams but most of its content characters, and it
+needs no segmenter or dictionary. Measured on tests/clues/data/duplicate_pairs.json (30
+paraphrased pairs, 30 different matters about the same unit): recall 0.87, precision 0.74 at
+MIN_SCORE, against recall 0.07 for the former bigram Jaccard at 0.2 (docs/decisions.md).
+"""
 
 from __future__ import annotations
 
@@ -18,24 +28,49 @@ from clues.models import Clue
 from clues.service import visible_to
 from clues.states import OPEN_STATUSES
 
-MIN_SCORE = 0.2
+MIN_SCORE = 0.35
+SAME_CATEGORY_BONUS = 0.05
 CANDIDATES = 200  # the newest open clues about a target that are compared
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+# Characters that carry grammar rather than the matter (的, 了, 我, 说, 让 ...).
+_FUNCTION_CHARACTERS = frozenset(
+    "的了我是在也就都而及与着或一个没有不这那他她它们你说要让给把被对从向到还又很再去来时候之后呢吗吧啊呀"
+)
+# Interchangeable names for the same people and things, longest first when applied.
+_SAME_THING = {
+    "市长热线": "12345",
+    "热线": "12345",
+    "警察": "民警",
+    "警官": "民警",
+    "辅警": "民警",
+    "公安": "民警",
+    "审判员": "法官",
+    "电瓶车": "电动车",
+    "报案": "报警",
+}
+_SAME_THING_ORDER = sorted(_SAME_THING, key=len, reverse=True)
 
 
-def bigrams(text: str) -> set[str]:
+def content_characters(text: str) -> set[str]:
+    """The characters that carry a complaint's matter."""
+    for variant in _SAME_THING_ORDER:
+        text = text.replace(variant, _SAME_THING[variant])
     compact = _NOISE.sub("", text.lower())
-    return {compact[i : i + 2] for i in range(len(compact) - 1)} or (
-        {compact} if compact else set()
-    )
+    return {c for c in compact if c not in _FUNCTION_CHARACTERS}
 
 
 def similarity(a: str, b: str) -> float:
-    """Jaccard overlap of character bigrams, 0–1."""
-    first, second = bigrams(a), bigrams(b)
+    """Dice overlap of the content characters of two complaints, 0–1."""
+    first, second = content_characters(a), content_characters(b)
     if not first or not second:
         return 0.0
-    return len(first & second) / len(first | second)
+    return 2 * len(first & second) / (len(first) + len(second))
+
+
+def duplicate_score(clue: Clue, other: Clue) -> float:
+    """How likely `other` tells the same story as `clue` (both about the same target)."""
+    bonus = SAME_CATEGORY_BONUS if clue.category == other.category else 0.0
+    return min(1.0, similarity(clue.description, other.description) + bonus)
 
 
 def duplicate_suggestions(
@@ -84,7 +119,7 @@ def duplicate_suggestions_for(
             for other in by_target[_target(clue)]
             if other.id != clue.id and other.submitted_at >= since
         ][:CANDIDATES]
-        scored = [(other, similarity(clue.description, other.description)) for other in pool]
+        scored = [(other, duplicate_score(clue, other)) for other in pool]
         scored = [pair for pair in scored if pair[1] >= MIN_SCORE]
         found[clue.id] = sorted(scored, key=lambda pair: pair[1], reverse=True)[:limit]
     return found
