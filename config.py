@@ -142,6 +142,35 @@ class Config:
     SUPERVISION_RESPONSE_DAYS = _env_int("SUPERVISION_RESPONSE_DAYS", 3)
     RERATING_REMINDER_AFTER_DAYS = _env_int("RERATING_REMINDER_AFTER_DAYS", 3)
 
+    # The seed cities' practices (docs/decisions.md, 种子城市的做法). 差评整改: working days a
+    # unit has to verify, fix and call back a bad rating that carries no clue; a 约谈's
+    # follow-up is due this many working days after it unless the record says otherwise.
+    BAD_RATING_RECTIFY_DAYS = _env_int("BAD_RATING_RECTIFY_DAYS", 5)
+    INTERVIEW_FOLLOW_UP_DAYS = _env_int("INTERVIEW_FOLLOW_UP_DAYS", 20)
+    # Targets shown beside the figures in notices and on the dashboard (default: what Wuhan
+    # reports, 按期办结率 99.5 %, 群众满意率 83.6 %).
+    TARGET_ON_TIME_RATE = float(os.environ.get("TARGET_ON_TIME_RATE", "0.995"))
+    TARGET_SATISFACTION_RATE = float(os.environ.get("TARGET_SATISFACTION_RATE", "0.836"))
+    # 年度考评 (stats/annual.py): weight of each rate in the 100-point score, and the points
+    # taken off for each 约谈 of the year. JSON to override, e.g. '{"satisfaction": 40}'.
+    ANNUAL_SCORE_WEIGHTS: dict[str, float] = {
+        "satisfaction": 30,
+        "on_time": 25,
+        "rerating_satisfaction": 15,
+        "resolved": 15,
+        "rectification": 15,
+        **json.loads(os.environ.get("ANNUAL_SCORE_WEIGHTS", "{}")),
+    }
+    ANNUAL_INTERVIEW_PENALTY = float(os.environ.get("ANNUAL_INTERVIEW_PENALTY", "2"))
+    # 晒在网上: the public ranking and outcomes page, off unless PUBLIC_DISCLOSURE=1.
+    PUBLIC_DISCLOSURE = os.environ.get("PUBLIC_DISCLOSURE", "0") == "1"
+    PUBLIC_OUTCOMES_LIMIT = _env_int("PUBLIC_OUTCOMES_LIMIT", 50)
+
+    # The scheduler's lease (notifications/scheduler.py): a standby takes over at most about
+    # LEASE + RENEW seconds after the leader dies; renewal must come at least twice per lease.
+    SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "10"))
+    SCHEDULER_RENEW_SECONDS = float(os.environ.get("SCHEDULER_RENEW_SECONDS", "2"))
+
     # Outbox delivery: leases, retries with exponential backoff and jitter, dead letters.
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
     OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
@@ -162,6 +191,24 @@ class Config:
     HOTLINE_CONNECT_TIMEOUT = float(os.environ.get("HOTLINE_CONNECT_TIMEOUT", "3.05"))
     HOTLINE_READ_TIMEOUT = float(os.environ.get("HOTLINE_READ_TIMEOUT", "10"))
     HOTLINE_TIMESTAMP_TOLERANCE_SECONDS = _env_int("HOTLINE_TIMESTAMP_TOLERANCE_SECONDS", 300)
+    # Tencent Cloud SMS (SendSms 2021-01-11) to consenting confidential reporters; off until
+    # SMS_SECRET_ID, SMS_SECRET_KEY, SMS_SDK_APP_ID and SMS_SIGN_NAME are set. SMS_TEMPLATES
+    # maps our message kinds to approved templates (JSON; unset: the demo templates documented
+    # in notifications/channels/sms.py). Quiet hours are local "start-end" hours ("" for none).
+    SMS_ENDPOINT = os.environ.get("SMS_ENDPOINT", "https://sms.tencentcloudapi.com").rstrip("/")
+    SMS_REGION = os.environ.get("SMS_REGION", "ap-guangzhou")
+    SMS_SECRET_ID = os.environ.get("SMS_SECRET_ID", "")
+    SMS_SECRET_KEY = os.environ.get("SMS_SECRET_KEY", "")
+    SMS_SDK_APP_ID = os.environ.get("SMS_SDK_APP_ID", "")
+    SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME", "")
+    SMS_TEMPLATES = (
+        json.loads(os.environ["SMS_TEMPLATES"]) if os.environ.get("SMS_TEMPLATES") else None
+    )
+    SMS_CONNECT_TIMEOUT = float(os.environ.get("SMS_CONNECT_TIMEOUT", "3.05"))
+    SMS_READ_TIMEOUT = float(os.environ.get("SMS_READ_TIMEOUT", "10"))
+    SMS_QUIET_HOURS = os.environ.get("SMS_QUIET_HOURS", "22-8")
+    SMS_DAILY_LIMIT_PER_RESIDENT = _env_int("SMS_DAILY_LIMIT_PER_RESIDENT", 3)
+    SMS_MAX_AGE_HOURS = _env_int("SMS_MAX_AGE_HOURS", 72)
 
     # Staff console: a signed session cookie limited to /console.
     CONSOLE_SESSION_SECONDS = _env_int("CONSOLE_SESSION_SECONDS", 8 * 3600)
@@ -286,8 +333,38 @@ def production_problems(config: dict) -> list[str]:
             "配置了 12345 对接（HOTLINE_URL 或 HOTLINE_CALLBACK_URL）时，HOTLINE_SECRET 必须是"
             f"至少 {MIN_SECRET_LENGTH} 个字符的随机值"
         )
+    problems.extend(sms_problems(config))
     if not config.get("RATELIMIT_ENABLED", True):
         problems.append("生产环境不能关闭限流（RATELIMIT_ENABLED 不能为 0）")
     if config.get("DEBUG"):
         problems.append("生产环境不能开启调试模式（去掉 FLASK_DEBUG 或 --debug）")
+    return problems
+
+
+# What `flask up` and the tests give the local SMS sandbox: never a real Tencent Cloud key.
+SANDBOX_SMS_SECRET_ID = "AKIDsandboxPingyiSmsSecretId000000"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+def sms_problems(config: dict) -> list[str]:
+    """Why the SMS settings are unfit for production (nothing while SMS is off)."""
+    if not any(config.get(k) for k in ("SMS_SECRET_ID", "SMS_SDK_APP_ID", "SMS_TEMPLATES")):
+        return []
+    problems = []
+    endpoint = urlsplit(str(config.get("SMS_ENDPOINT") or ""))
+    if endpoint.scheme != "https" or (endpoint.hostname or "") in LOOPBACK_HOSTS:
+        problems.append(
+            "SMS_ENDPOINT 必须是腾讯云短信的 https 地址（如 https://sms.tencentcloudapi.com），"
+            "不能指向本地短信沙箱"
+        )
+    if config.get("SMS_SECRET_ID") in ("", None, SANDBOX_SMS_SECRET_ID):
+        problems.append("SMS_SECRET_ID 必须设置为腾讯云 API 密钥的 SecretId（不能用沙箱的）")
+    if _too_short(config.get("SMS_SECRET_KEY")):
+        problems.append("SMS_SECRET_KEY 必须设置为腾讯云 API 密钥的 SecretKey")
+    if not config.get("SMS_SDK_APP_ID") or not config.get("SMS_SIGN_NAME"):
+        problems.append(
+            "SMS_SDK_APP_ID 和 SMS_SIGN_NAME 必须设置为短信控制台的应用 ID 和已审核的签名"
+        )
+    if not config.get("SMS_TEMPLATES"):
+        problems.append("SMS_TEMPLATES 必须设置为短信控制台审核通过的模板（演示模板只能用于沙箱）")
     return problems

@@ -15,6 +15,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from app import clock
 from app.errors import ApiError, register_error_handlers
 from app.extensions import db, migrate
+from app.failsafe import init_failsafe
 from app.logs import configure_logging
 from app.schemas import MAX_ID, UNSTORABLE
 from config import INSTANCE_DIR, Config, normalize_database_url
@@ -120,6 +121,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
 
     clock.init_app(app)
     db.init_app(app)
+    init_failsafe(app)
     migrate.init_app(app, db)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -163,10 +165,10 @@ def _register_blueprints(app: APIFlask) -> None:
     import notifications
     import qr
     import stats
-    from app import audit, health, scheduled, workdays  # noqa: F401  (scheduled: its jobs)
+    from app import apidoc, audit, health, scheduled, workdays  # noqa: F401  (scheduled: its jobs)
     from app.org import routes as org_routes
 
-    for blueprint in (health.bp, org_routes.bp, audit.bp, workdays.bp):
+    for blueprint in (health.bp, apidoc.bp, org_routes.bp, audit.bp, workdays.bp):
         app.register_blueprint(blueprint)
     # The factory is the composition root: each feature package wires itself in.
     for feature in (qr, evaluations, clues, notifications, stats, console, demo):
@@ -198,7 +200,11 @@ def _configure_docs(app: APIFlask) -> None:
     def docs_assets(filename: str):
         return send_from_directory(assets, filename, max_age=86400)
 
-    app.spec_processor(_document_body_errors)
+    from app.apidoc import complete_spec
+
+    # One processor (APIFlask keeps one): the body errors first, then what a front-end
+    # developer needs beyond the schemas (examples, error codes, titles; app/apidoc.py).
+    app.spec_processor(lambda spec: complete_spec(app, _document_body_errors(spec)))
 
 
 def _document_body_errors(spec: dict[str, Any]) -> dict[str, Any]:

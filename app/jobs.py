@@ -9,7 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
 from app.extensions import db
+from app.locks import LeaseLost
 from app.logs import did_something
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,14 @@ class Job:
 
 
 JOBS: dict[str, Job] = {}
+_FENCE = "pingyi_fence"
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _fenced_commit(session: Session) -> None:
+    fence = session.info.get(_FENCE)
+    if fence is not None:
+        fence(session)
 
 
 def job(name: str, description: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
@@ -37,18 +49,32 @@ def job(name: str, description: str) -> Callable[[Callable[[], Any]], Callable[[
     return register
 
 
-def run_job(name: str) -> Any:
-    """Run one job in the current app context: commit on success, roll back on failure."""
+Fence = Callable[[Session], None]
+
+
+def run_job(name: str, *, fence: Fence | None = None) -> Any:
+    """Run one job in the current app context: commit on success, roll back on failure.
+
+    `fence(session)` (the scheduler's lease check) runs before each commit the job makes, in
+    the committing transaction; when it raises, the job's writes are rolled back.
+    """
     entry = JOBS[name]
     started = time.monotonic()
+    if fence is not None:
+        db.session.info[_FENCE] = fence
     try:
         result = entry.func()
         db.session.commit()
+    except LeaseLost:
+        db.session.rollback()
+        log.warning("job %s stopped: this scheduler no longer holds the lease", name)
+        raise
     except Exception:
         db.session.rollback()
         log.exception("job %s failed", name)
         raise
     finally:
+        db.session.info.pop(_FENCE, None)
         db.session.remove()
     # Routine runs that found nothing to do stay at DEBUG: a quiet minute prints nothing.
     level = logging.INFO if did_something(result) else logging.DEBUG

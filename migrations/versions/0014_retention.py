@@ -1,12 +1,12 @@
-"""retention of personal data (issue 20)
+"""operations: lease fencing tokens, job runs, retention of personal data (issue 20)
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-04 07:10:00.000000
 
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
@@ -17,8 +17,10 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('leases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('token', sa.Integer(), server_default='1', nullable=False))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('leases', schema=None) as batch_op:
+        batch_op.drop_column('token')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app import clock
-from app.locks import acquire_lease, lease_holder, release_lease
+from app.locks import acquire_lease, holds_lease, lease_holder, release_lease, take_lease
 
 TTL = timedelta(seconds=60)
 
@@ -29,3 +29,16 @@ def test_one_holder_at_a_time_and_takeover_after_lapse(app):
             assert acquire_lease("job", "a", TTL)
     finally:
         clock.set_now(None)
+
+
+def test_each_takeover_gets_a_new_fencing_token(app, frozen_clock):
+    with app.app_context():
+        first = take_lease("job", "a", TTL)
+        assert take_lease("job", "a", TTL) == first  # a renewal keeps the token
+        frozen_clock.advance(TTL + timedelta(seconds=1))
+        second = take_lease("job", "b", TTL)
+        assert second == first + 1
+        assert holds_lease("job", "b", second) and not holds_lease("job", "a", first)
+        frozen_clock.advance(TTL + timedelta(seconds=1))
+        assert take_lease("job", "a", TTL) == first + 2  # a again, but a new term
+        assert not holds_lease("job", "a", first)

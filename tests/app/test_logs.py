@@ -21,7 +21,7 @@ def _loud_lines(caplog) -> list[str]:
 
 
 def test_a_quiet_scheduler_prints_only_that_it_started(app, caplog, monkeypatch):
-    monkeypatch.setattr(scheduler, "RENEW_EVERY", scheduler.timedelta(seconds=0.1))
+    monkeypatch.setitem(app.config, "SCHEDULER_RENEW_SECONDS", 0.1)
     monkeypatch.setattr(scheduler, "SCHEDULE", {"outbox_dispatch": IntervalTrigger(seconds=0.1)})
     caplog.set_level(logging.DEBUG)
     stop = threading.Event()
