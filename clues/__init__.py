@@ -7,13 +7,20 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from clues import h5, intake_routes, photos, referrals, routes
+    from clues import h5, intake_routes, photos, referrals, rollups, routes  # noqa: F401
 
     app.register_blueprint(intake_routes.bp)
     app.register_blueprint(h5.bp)
     app.register_blueprint(routes.bp)
     app.register_blueprint(referrals.bp)
     app.register_blueprint(photos.bp)
+    from clues import practice_routes
+
+    app.register_blueprint(practice_routes.bp)
+    from clues import h5_tracking, track_routes
+
+    app.register_blueprint(track_routes.bp)
+    app.register_blueprint(h5_tracking.bp)
     app.cli.add_command(clues_cli)
 
 

@@ -8,11 +8,12 @@ from app import signals
 
 
 def init_app(app: Flask) -> None:
-    from notifications import (  # noqa: F401  (jobs: the job registry)
+    from notifications import (  # noqa: F401  (jobs, practices: the job registry)
         delivery_routes,
         inbox,
         jobs,
         letter_routes,
+        practices,
         scheduler,
         triggers,
     )

@@ -1,8 +1,9 @@
 """The overview of SPEC.md "Statistics": every figure of a period and a unit subtree.
 
 A period is Beijing-time dates start..end inclusive; the subtree is `root` and every unit
-below it. Five aggregate queries, however much data there is. Rates are None (JSON null) when
-there is nothing to divide, never 0.
+below it. Five aggregate queries, however much data there is; ratings and clues are read
+from their daily rollups (stats.rollups), so a year costs no more than days × units rows.
+Rates are None (JSON null) when there is nothing to divide, never 0.
 
 Ratings (by the unit rated, created in the period; stats.measures):
 - evaluations: ratings that count (excluded ones are left out, and reported apart as
@@ -44,14 +45,17 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.org.models import Unit, subtree_ids
-from clues.models import Appeal, Clue, ClueStage, Outcome, Referral, ReratingInvitation
-from clues.states import ClueStatus
-from evaluations.models import Evaluation
+from clues.models import Appeal, Clue, ClueStage, ReratingInvitation
+from clues.rollups import (  # noqa: F401  (the cohort's statuses, also read from here)
+    PENDING_SCREENING,
+    SUBSTANTIATED,
+    UNDER_VERIFICATION,
+    UnitClueDay,
+)
+from evaluations.rollups import UnitRatingDay
 from stats.measures import (
-    BAD,
     HANDLING_UNIT,
     RERATING_SATISFIED,
-    SATISFIED,
     count_if,
     on_time_count,
     on_time_sample,
@@ -59,15 +63,8 @@ from stats.measures import (
     rate,
     rated_in,
 )
-
-SUBSTANTIATED = (Outcome.SUBSTANTIATED, Outcome.PARTLY_SUBSTANTIATED)
-UNDER_VERIFICATION = (
-    ClueStatus.ASSIGNED,
-    ClueStatus.VERIFYING,
-    ClueStatus.REVIEWING,
-    ClueStatus.APPEALED,
-)
-PENDING_SCREENING = (ClueStatus.SUBMITTED, ClueStatus.ACCEPTED)
+from stats.practices import clues_by_category, practice_figures
+from stats.rollups import period_totals
 
 
 def overview(*, start: date, end: date, root: Unit) -> dict[str, Any]:
@@ -80,78 +77,33 @@ def overview(*, start: date, end: date, root: Unit) -> dict[str, Any]:
         "unit": {"id": root.id, "name": root.name},
     }
 
-    ratings = db.session.execute(
-        sa.select(
-            count_if(~Evaluation.is_excluded),
-            count_if(sa.and_(~Evaluation.is_excluded, SATISFIED)),
-            count_if(sa.and_(~Evaluation.is_excluded, BAD)),
-            count_if(Evaluation.is_excluded),
-        ).where(Evaluation.created_at.between(since, until), Evaluation.unit_id.in_(units))
-    ).one()
-    evaluations, satisfied, bad, excluded = (int(v) for v in ratings)
+    ratings = period_totals(UnitRatingDay.__table__, start=start, end=end, units=units)
+    evaluations, satisfied = ratings["evaluations"], ratings["satisfied"]
     figures.update(
         evaluations=evaluations,
         satisfied=satisfied,
         satisfaction_rate=rate(satisfied, evaluations),
-        bad_ratings=bad,
-        excluded_ratings=excluded,
+        bad_ratings=ratings["bad"],
+        excluded_ratings=ratings["excluded"],
     )
 
-    closed = Clue.status == ClueStatus.CLOSED
-    assigned = Clue.assigned_at.is_not(None)
-    clues = db.session.execute(
-        sa.select(
-            sa.func.count(Clue.id),
-            count_if(Clue.rejected_at.is_not(None)),
-            count_if(Clue.merged_at.is_not(None)),
-            count_if(Clue.forwarded_at.is_not(None)),
-            count_if(Clue.status.in_(PENDING_SCREENING)),
-            count_if(assigned),
-            count_if(sa.and_(closed, Clue.outcome == Outcome.UNFOUNDED)),
-            count_if(sa.and_(closed, Clue.outcome.in_(SUBSTANTIATED))),
-            count_if(sa.and_(closed, Clue.outcome == Outcome.PARTLY_SUBSTANTIATED)),
-            count_if(sa.and_(assigned, Clue.status.in_(UNDER_VERIFICATION))),
-            count_if(Clue.self_verification_reason != ""),
-            sa.func.coalesce(sa.func.sum(sa.case((closed, Clue.persons_handled), else_=0)), 0),
-            sa.func.count(Referral.id),
-            sa.func.coalesce(sa.func.sum(Referral.persons_handled), 0),
-        )
-        .select_from(Clue)
-        .outerjoin(Referral, Referral.clue_id == Clue.id)
-        .where(Clue.submitted_at.between(since, until), Clue.unit_id.in_(units))
-    ).one()
-    (
-        received,
-        rejected,
-        merged,
-        forwarded,
-        pending,
-        assigned_count,
-        unfounded,
-        substantiated,
-        partly,
-        under_verification,
-        self_verified,
-        persons,
-        referred,
-        referral_persons,
-    ) = (int(v) for v in clues)
+    clues = period_totals(UnitClueDay.__table__, start=start, end=end, units=units)
     figures.update(
-        clues_received=received,
-        screened_out=rejected + merged + forwarded,
-        rejected=rejected,
-        merged=merged,
-        forwarded=forwarded,
-        pending_screening=pending,
-        clues_assigned=assigned_count,
-        unfounded=unfounded,
-        substantiated=substantiated,
-        partly_substantiated=partly,
-        under_verification=under_verification,
-        self_verified=self_verified,
-        persons_handled=persons,
-        referred=referred,
-        referral_persons_handled=referral_persons,
+        clues_received=clues["received"],
+        screened_out=clues["rejected"] + clues["merged"] + clues["forwarded"],
+        rejected=clues["rejected"],
+        merged=clues["merged"],
+        forwarded=clues["forwarded"],
+        pending_screening=clues["pending_screening"],
+        clues_assigned=clues["assigned"],
+        unfounded=clues["unfounded"],
+        substantiated=clues["substantiated"],
+        partly_substantiated=clues["partly_substantiated"],
+        under_verification=clues["under_verification"],
+        self_verified=clues["self_verified"],
+        persons_handled=clues["persons_handled"],
+        referred=clues["referred"],
+        referral_persons_handled=clues["referral_persons_handled"],
     )
 
     stages, on_time = db.session.execute(
@@ -186,4 +138,7 @@ def overview(*, start: date, end: date, root: Unit) -> dict[str, Any]:
         .where(Appeal.created_at.between(since, until), HANDLING_UNIT.in_(units))
     ).one()
     figures.update(appeals=int(appeals), appeals_reopened=int(reopened), appeals_upheld=int(upheld))
+    # The seed cities' practices: 整改率, 回访率, 案结事了率, targets; clues by category.
+    figures.update(practice_figures(start=start, end=end, units=units))
+    figures["by_category"] = clues_by_category(start=start, end=end, units=units)
     return figures

@@ -21,6 +21,7 @@ from clues.service import visible_to
 from stats import exports
 from stats.officers import officer_summaries
 from stats.overview import overview
+from stats.practices import with_categories
 from stats.ranking import Ranking, UnitFigures, last_complete_period, period_containing
 from stats.ranking import unit_ranking as rank_units
 from stats.schemas import (
@@ -135,7 +136,7 @@ def get_ranking(query: RankingQuery):
     """单位排名：满意率、按期办结率、回评满意率、样本量、名次、红榜与约谈名单"""
     ranking, root = _ranking(query)
     red = {u.unit_id for u in ranking.red_list}
-    return {
+    body = {
         "period": query.period,
         "start": ranking.start,
         "end": ranking.end,
@@ -148,6 +149,7 @@ def get_ranking(query: RankingQuery):
         "red_list": [_ranked_unit(u, red) for u in ranking.red_list],
         "interview_list": [_ranked_unit(u, red) for u in ranking.interview_list],
     }
+    return with_categories(body, ranking, root)
 
 
 @bp.get("/stats/officers")
@@ -163,7 +165,9 @@ def get_officers(query: PeriodQuery):
         "start": start,
         "end": end,
         "unit": {"id": unit.id, "name": unit.name},
-        "items": officer_summaries(start=start, end=end, root=unit),
+        "items": officer_summaries(
+            start=start, end=end, root=unit, recused_officer_id=current_staff().officer_id
+        ),
     }
 
 
@@ -175,7 +179,7 @@ def _ledger(query: PeriodQuery, fmt: str) -> Response:
     unit = _unit(query.unit_id)
     staff = current_staff()
     clue_ids = exports.ledger_query(start=start, end=end, root=unit, visible=visible_to(staff))
-    rows = exports.ledger_rows(clue_ids)
+    rows = exports.ledger_rows(clue_ids, staff)
     name = f"线索台账-{unit.code}-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     if fmt == "xlsx":

@@ -39,6 +39,18 @@ class UnitRef(Schema):
     name: str
 
 
+class Targets(Schema):
+    on_time_rate: float = Field(description="按期办结率目标")
+    satisfaction_rate: float = Field(description="满意率目标")
+
+
+class CategoryCount(Schema):
+    category: str
+    label: str
+    group: str = Field(description="职能类、民生类或其他")
+    clues: int
+
+
 class OverviewOut(Schema):
     start: date
     end: date
@@ -74,6 +86,22 @@ class OverviewOut(Schema):
     appeals: int = Field(description="期内群众复核申请数")
     appeals_reopened: int
     appeals_upheld: int
+    bad_ratings_to_rectify: int = Field(description="期内交单位整改的差评（不带线索的差评）")
+    rectified: int = Field(description="其中已整改（核实、整改并回访）")
+    rectified_on_time: int = Field(description="其中按期整改")
+    rectification_rate: float | None = Field(description="整改率 = 已整改 / 交办整改的差评")
+    rectification_callbacks_reached: int = Field(description="差评整改中回访到本人的")
+    clue_callbacks_due: int = Field(
+        description="期内办结、需回访的线索（实名保密的反映人未回评或无法回评）"
+    )
+    clue_callbacks_made: int = Field(description="其中已回访（含联系不上）")
+    callbacks_due: int = Field(description="应回访：差评整改 + 需回访的线索")
+    callbacks_reached: int = Field(description="回访到本人的（结果不是“联系不上”）")
+    callback_rate: float | None = Field(description="回访率 = 回访到本人 / 应回访")
+    resolved: int = Field(description="期内回评中表示问题已解决的")
+    resolved_rate: float | None = Field(description="案结事了率 = 表示已解决的回评 / 期内回评")
+    targets: Targets = Field(description="配置的目标值，与对应指标并列显示")
+    by_category: list[CategoryCount] = Field(description="期内收到的线索按类别")
 
 
 class RankedUnitOut(Schema):
@@ -93,6 +121,9 @@ class RankedUnitOut(Schema):
     clues_received: int
     red_list: bool
     interview_reasons: list[str] = Field(description="约谈原因；为空则不约谈")
+    by_category: dict[str, int] = Field(
+        default_factory=dict, description="期内收到的线索按类别（只列有线索的类别）"
+    )
 
 
 class RankingOut(Schema):
@@ -107,6 +138,8 @@ class RankingOut(Schema):
     by_on_time: list[int] = Field(description="按按期办结率排名的单位 id")
     red_list: list[RankedUnitOut]
     interview_list: list[RankedUnitOut]
+    by_category: list[CategoryCount] = Field(description="排名范围内期内收到的线索按类别")
+    targets: Targets
 
 
 class OfficerSummaryOut(Schema):
@@ -121,10 +154,12 @@ class OfficerSummaryOut(Schema):
     satisfied: int
     satisfaction_rate: float | None
     bad_ratings: int
-    clues_received: int = Field(description="期内收到的反映该人员的线索")
-    substantiated: int = Field(description="其中查实（含部分属实）")
-    unfounded: int
-    under_verification: int
+    clues_received: int | None = Field(
+        description="期内收到的反映该人员的线索；查看本人汇总时为空（回避）"
+    )
+    substantiated: int | None = Field(description="其中查实（含部分属实）；本人为空")
+    unfounded: int | None = Field(description="其中查否；本人为空")
+    under_verification: int | None = Field(description="核查中；本人为空")
 
 
 class OfficerSummaryList(Schema):

@@ -76,10 +76,20 @@ def test_no_data_gives_null_rates_not_zero(app, client, at):
         "/api/v1/stats/overview?from=2025-01-01&to=2025-01-31", headers=cast.as_(cast.screener)
     )
     figures = figures_of(response)
+    by_category, targets = figures.pop("by_category"), figures.pop("targets")
     rates = {key for key in figures if key.endswith("_rate")}
-    assert rates == {"satisfaction_rate", "on_time_rate", "rerating_satisfaction_rate"}
+    assert rates == {
+        "satisfaction_rate",
+        "on_time_rate",
+        "rerating_satisfaction_rate",
+        "rectification_rate",
+        "callback_rate",
+        "resolved_rate",
+    }
     assert all(figures[key] is None for key in rates)
     assert all(figures[key] == 0 for key in set(figures) - rates)
+    assert all(row["clues"] == 0 for row in by_category)
+    assert targets == {"on_time_rate": 0.995, "satisfaction_rate": 0.836}
 
 
 def test_october_does_not_see_november(app, client, at):
@@ -255,4 +265,5 @@ def test_a_fixed_number_of_queries(app, client, at):
 
     empty = statements(date(2025, 1, 1), date(2025, 1, 31))
     full = statements(date(2026, 10, 1), date(2026, 11, 30))
-    assert empty == full == 5
+    # Five for the figures of SPEC.md "Statistics", four for the practices' (stats/practices.py).
+    assert empty == full == 5 + 4
