@@ -14,6 +14,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from config import SANDBOX_SMS_SECRET_ID
 from demo.city import DEMO_PASSWORD, DEMO_STAFF
 from notifications.channels.wechat import sandbox_templates
 
@@ -22,7 +23,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 @click.command(
     "up",
-    help="一次启动全部服务：接口与 H5 页面、调度器、微信沙箱和 12345 平台沙箱；Ctrl-C 全部停止。",
+    help="一次启动全部服务：接口与 H5 页面、调度器、微信沙箱、12345 平台沙箱和短信沙箱；"
+    "Ctrl-C 全部停止。",
 )
 @click.option(
     "--port", default=lambda: int(os.environ.get("PORT", "5000")), type=int, show_default="5000"
@@ -32,7 +34,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
     default=5001,
     show_default=True,
     type=int,
-    help="微信沙箱端口；12345 沙箱用下一个端口",
+    help="微信沙箱端口；12345 沙箱和短信沙箱用其后两个端口",
 )
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn 进程数")
 @with_appcontext
@@ -53,6 +55,17 @@ def up_command(port: int, sandbox_port: int, workers: int) -> None:
             HOTLINE_URL=f"http://127.0.0.1:{hotline_port}/forward",
             HOTLINE_SECRET=secrets.token_urlsafe(24),
         )
+    sms_port = sandbox_port + 2
+    if not current_app.config["SMS_SECRET_ID"]:
+        # No SMS gateway configured: send to the local stand-in, at any hour.
+        env.update(
+            SMS_ENDPOINT=f"http://127.0.0.1:{sms_port}",
+            SMS_SECRET_ID=SANDBOX_SMS_SECRET_ID,
+            SMS_SECRET_KEY=secrets.token_urlsafe(24),
+            SMS_SDK_APP_ID="1400000000",
+            SMS_SIGN_NAME="评议平台",
+            SMS_QUIET_HOURS=os.environ.get("SMS_QUIET_HOURS", ""),
+        )
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     flask = [sys.executable, "-m", "flask", "--app", "run"]
     templates = [f"--template={tid}={','.join(keys)}" for tid, keys in sandbox_templates().items()]
@@ -66,6 +79,9 @@ def up_command(port: int, sandbox_port: int, workers: int) -> None:
             "--callback-url",
             f"http://127.0.0.1:{port}/integrations/12345/callback",
         ],
+        # The stand-in reads SMS_* from this environment; it learns the templates (and their
+        # links to PUBLIC_BASE_URL) from the app it is started with.
+        "短信沙箱": flask + ["sms-sandbox", "--port", str(sms_port)],
         "调度器": flask + ["scheduler", "run"],
         "接口服务": [
             sys.executable,
@@ -99,7 +115,7 @@ def up_command(port: int, sandbox_port: int, workers: int) -> None:
     click.echo(
         f"\n评议已启动：接口 {env['PUBLIC_BASE_URL']}  接口文档 {env['PUBLIC_BASE_URL']}/docs  "
         f"工作台 {env['PUBLIC_BASE_URL']}/console  微信沙箱 http://127.0.0.1:{sandbox_port}  "
-        f"12345 沙箱 http://127.0.0.1:{hotline_port}\n"
+        f"12345 沙箱 http://127.0.0.1:{hotline_port}  短信沙箱 http://127.0.0.1:{sms_port}\n"
         f"演示账号：{'、'.join(s.username for s in DEMO_STAFF)}，密码 {DEMO_PASSWORD}。"
         "按 Ctrl-C 停止全部服务。\n"
     )

@@ -120,8 +120,12 @@ def _apply(message: OutboxMessage, result: Result, now: datetime) -> str:
         return "skipped"
     if result.verdict is Verdict.RETRY:
         max_attempts = int(_setting("OUTBOX_MAX_ATTEMPTS"))
-        if message.attempts < max_attempts:
-            message.next_attempt_at = now + backoff(message.attempts)
+        if message.attempts < max_attempts or result.local:
+            message.next_attempt_at = (
+                max(result.retry_at, now)
+                if result.retry_at is not None
+                else now + backoff(message.attempts)
+            )
             return "retry"
         message.last_error = f"已尝试 {message.attempts} 次仍未成功：{result.error}"
     message.status = OutboxStatus.DEAD

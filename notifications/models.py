@@ -19,6 +19,7 @@ from app.org.models import Unit
 class Channel(enum.StrEnum):
     WECHAT = "wechat"  # subscribe message to a resident
     HOTLINE = "12345"  # the city's 12345 platform
+    SMS = "sms"  # a text message to a consenting confidential reporter (Tencent Cloud SMS)
 
 
 class OutboxKind(LabelledEnum):

@@ -14,6 +14,7 @@ from clues.models import Clue, ClueReporter, Referral, ReratingInvitation
 from clues.states import Action, Transition
 from evaluations.identity import Channel as ResidentChannel
 from evaluations.identity import Resident
+from notifications.channels import sms
 from notifications.inbox import notify_staff
 from notifications.models import Channel
 from notifications.outbox import enqueue
@@ -25,6 +26,15 @@ RESIDENT_MESSAGES = {
     Action.REJECT: "clue_result",
     Action.APPROVE: "clue_result",
     Action.CLOSE_12345: "clue_result",
+    Action.REOPEN: "appeal_decision",
+    Action.UPHOLD: "appeal_decision",
+}
+
+# SMS to consenting confidential reporters, by the action; the closure's SMS goes out with the
+# re-rating invitation (on_rerating_invited), one message carrying both.
+SMS_MESSAGES = {
+    Action.ACCEPT: "clue_accepted",
+    Action.REJECT: "clue_result",
     Action.REOPEN: "appeal_decision",
     Action.UPHOLD: "appeal_decision",
 }
@@ -97,6 +107,16 @@ def on_clue_transitioned(clue: Clue, *, transition: Transition, event: Any, **_:
                 resident_id=resident_id,
                 clue_id=clue.id,
             )
+    if action in SMS_MESSAGES:
+        kind = SMS_MESSAGES[action]
+        for clue_id, resident_id in sms.consenting_reporters(clue):
+            sms.queue_sms(
+                kind=kind,
+                clue_id=clue_id,
+                resident_id=resident_id,
+                payload=resident_message(kind, clue),
+                event_id=f"clue-event:{event.id}:{kind}:sms:{resident_id}",
+            )
     if action is Action.FORWARD_12345:
         enqueue(
             channel=Channel.HOTLINE,
@@ -140,12 +160,23 @@ def on_clue_filed(clue: Clue, *, warnings: list[Any], **_: Any) -> None:
 
 def on_rerating_invited(invitation: ReratingInvitation, **_: Any) -> None:
     clue = db.session.get(Clue, invitation.clue_id)
-    if clue is None or not wechat_reporters([invitation.resident_id]):
+    if clue is None:
         return
     payload = {
         **resident_message("rerating_invite", clue),
         "expires_at": invitation.expires_at.isoformat(),
     }
+    own_clue = sms.consenting_follower(clue, invitation.resident_id)
+    if own_clue is not None:
+        sms.queue_sms(
+            kind="rerating_invite",
+            clue_id=own_clue,
+            resident_id=invitation.resident_id,
+            payload=payload,
+            event_id=f"rerating-invite:{invitation.id}:sms",
+        )
+    if not wechat_reporters([invitation.resident_id]):
+        return
     enqueue(
         channel=Channel.WECHAT,
         kind="rerating_invite",

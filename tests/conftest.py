@@ -24,7 +24,7 @@ from app import create_app
 from app.extensions import db
 from config import normalize_database_url
 
-pytest_plugins = ["tests.fixtures.wechat", "tests.fixtures.hotline"]
+pytest_plugins = ["tests.fixtures.wechat", "tests.fixtures.hotline", "tests.fixtures.sms"]
 
 REQUIRE_SERVICES = os.environ.get("PINGYI_REQUIRE_SERVICES") == "1"
 TEST_SECRET = "test-secret-key-for-pingyi-tests-only"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from notifications.models import Channel, OutboxMessage
@@ -21,16 +22,23 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Result:
-    """How one delivery attempt ended; `code` is the remote error code or HTTP status."""
+    """How one delivery attempt ended; `code` is the remote error code or HTTP status.
+
+    `retry_at` puts a retry off until a known moment instead of the backoff (a per-number daily
+    limit resets at midnight); `local` marks a retry decided here without calling anyone (our
+    own quota or quiet hours), which is no attempt.
+    """
 
     verdict: Verdict
     error: str = ""
-    code: int | None = None
+    code: int | str | None = None
+    retry_at: datetime | None = None
+    local: bool = False
 
     @property
     def attempted(self) -> bool:
         """Whether the outside world was called (skips are decided before any call)."""
-        return self.verdict is not Verdict.SKIPPED
+        return self.verdict is not Verdict.SKIPPED and not self.local
 
 
 def sent() -> Result:
@@ -38,12 +46,17 @@ def sent() -> Result:
     return Result(Verdict.SENT)
 
 
-def retry(error: str, code: int | None = None) -> Result:
-    """Failed for now: try again after a backoff."""
-    return Result(Verdict.RETRY, error, code)
+def retry(error: str, code: int | str | None = None, *, at: datetime | None = None) -> Result:
+    """Failed for now: try again after a backoff (or at `at`)."""
+    return Result(Verdict.RETRY, error, code, retry_at=at)
 
 
-def dead(error: str, code: int | None = None) -> Result:
+def defer(error: str, until: datetime) -> Result:
+    """Not sent, by a rule of ours, until `until`: no call was made, no attempt is counted."""
+    return Result(Verdict.RETRY, error, retry_at=until, local=True)
+
+
+def dead(error: str, code: int | str | None = None) -> Result:
     """Failed for good: to the dead letters."""
     return Result(Verdict.DEAD, error, code)
 
@@ -70,6 +83,10 @@ Prepare = Callable[[OutboxMessage], "Delivery | Result"]
 
 def preparer(channel: Channel) -> Prepare:
     """The function that makes a message of `channel` ready to send."""
-    from notifications.channels import hotline, wechat
+    from notifications.channels import hotline, sms, wechat
 
-    return {Channel.WECHAT: wechat.prepare, Channel.HOTLINE: hotline.prepare}[channel]
+    return {
+        Channel.WECHAT: wechat.prepare,
+        Channel.HOTLINE: hotline.prepare,
+        Channel.SMS: sms.prepare,
+    }[channel]
