@@ -170,10 +170,20 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
 
 def http_status(error: DomainError) -> int:
     """The HTTP status a front door answers a domain error with."""
-    for cls in type(error).__mro__:
-        if cls in DOMAIN_STATUS:
-            return DOMAIN_STATUS[cls]
+    return class_status(type(error))
+
+
+def class_status(cls: type[DomainError]) -> int:
+    """The HTTP status of every error of class `cls` (the error catalogue's view)."""
+    for base in cls.__mro__:
+        if base in DOMAIN_STATUS:
+            return DOMAIN_STATUS[base]
     return 400
+
+
+def status_defaults() -> dict[int, tuple[str, str]]:
+    """The default (code, Chinese message) of each status the app answers with."""
+    return dict(_STATUS_DEFAULTS)
 
 
 def status_of(error: Exception) -> int:
