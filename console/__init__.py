@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         clues,
         dashboard,
         letters,
+        listing,
         qr,
         referrals,
         reporter,

@@ -31,6 +31,7 @@ from clues.models import (
 )
 from clues.states import Action, ClueStatus, role_label
 from console.forms import FormError, api_error_fields, describe, parse
+from console.listing import filter_choices, list_request, scope_units, sorted_list
 from console.web import (
     HANDLING_ROLES,
     bp,
@@ -41,6 +42,7 @@ from console.web import (
     safe_next,
     see_other,
 )
+from stats.routes import LEDGER_ROLES
 
 PER_PAGE = 50
 
@@ -89,36 +91,27 @@ def queue() -> Response:
         warnings=warnings,
         duplicates=duplicates,
         warning_text=warning_text,
+        units=scope_units(staff),
     )
 
 
 @bp.get("/clues")
 @console_view(*HANDLING_ROLES)
 def clues() -> Response:
-    """Every clue in scope, filtered by status, deadline, number or words of the complaint."""
+    """Every clue in scope: filters (unit tree, category, source, status, deadline, dates,
+    words of the complaint), sorting, dense rows; the filtered list as Excel."""
     staff = current_staff()
-    wanted = request.args.get("status", "")
-    query = request.args.get("q", "").strip()[:100]
+    asked = list_request(staff, request.args)
     listing = db.paginate(
-        queries.clue_list(
-            staff,
-            queries.ClueFilter(
-                status=ClueStatus(wanted) if wanted in {s.value for s in ClueStatus} else None,
-                overdue=True if request.args.get("overdue") == "1" else None,
-                text=query,
-            ),
-        ),
-        page=page_number(),
-        per_page=PER_PAGE,
-        error_out=False,
+        sorted_list(staff, asked), page=page_number(), per_page=PER_PAGE, error_out=False
     )
     return page(
         "clues.html",
         listing=listing,
-        statuses=list(ClueStatus),
-        wanted=wanted,
-        overdue=request.args.get("overdue") == "1",
-        q=query,
+        asked=asked,
+        units=scope_units(staff),
+        can_export=staff.role in LEDGER_ROLES,
+        **filter_choices(),
     )
 
 
@@ -201,6 +194,20 @@ def status_label(value: str | None) -> str:
         return value or ""
 
 
+def _people(events: list[queries.EventView]) -> dict[str, str]:
+    """The name of each staff member on the trail, by login (the trail records the login)."""
+    logins = {e.actor_name for e in events if e.actor_type == "staff" and e.actor_name}
+    if not logins:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(StaffAccount.username, StaffAccount.display_name).where(
+                StaffAccount.username.in_(logins)
+            )
+        ).all()
+    )
+
+
 def _assign_choices(staff: StaffAccount) -> tuple[list[Unit], list[StaffAccount]]:
     units = db.session.scalars(
         sa.select(Unit).where(subtree_filter(staff.unit.path), Unit.is_active).order_by(Unit.path)
@@ -250,6 +257,7 @@ def _clue_page(
         appeal=context.appeal,
         referral=context.referral,
         events=context.events,
+        people=_people(context.events),
         photos=photos,
         warnings=view["warnings"],
         duplicates=duplicate_suggestions(clue, staff)
@@ -263,6 +271,7 @@ def _clue_page(
         verifiers=verifiers,
         suggested_unit=service.suggested_unit(clue),
         misconduct=service.is_misconduct(clue),
+        reporter_allowed=service.reporter_refusal(clue, staff) is None,
         reject_reasons=list(RejectReason),
         outcomes=list(Outcome),
         failed=failed,

@@ -25,6 +25,7 @@ PAGES: dict[str, frozenset[Role]] = {
     "/console/": ALL,
     "/console/queue": frozenset({Role.SCREENER, Role.ADMIN}),
     "/console/clues": HANDLING,
+    "/console/clues/export.xlsx": frozenset({Role.SCREENER, Role.SUPERIOR, Role.ADMIN}),
     "/console/verification": frozenset({Role.VERIFIER}),
     "/console/review": frozenset({Role.SUPERIOR}),
     "/console/clues/<int:clue_id>": HANDLING,
@@ -43,6 +44,7 @@ PAGES: dict[str, frozenset[Role]] = {
 # POST rule → who may send it (what the service then allows is the transition table's say)
 FORMS: dict[str, frozenset[Role]] = {
     "/console/logout": ALL,
+    "/console/queue/batch": frozenset({Role.SCREENER, Role.ADMIN}),
     "/console/inbox/<int:item_id>/open": ALL,
     "/console/inbox/read-all": ALL,
     "/console/password": ALL,
