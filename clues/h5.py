@@ -11,11 +11,13 @@ application call as POST /evaluations (clues.intake.submit_rating).
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -24,9 +26,17 @@ from app.clock import LOCAL_TZ
 from app.csrf import CSRFError, csrf_token, own_session_cookie
 from app.errors import ApiError, DomainError, Unauthenticated, http_status
 from app.extensions import db
+from app.org.models import Unit
 from app.ratelimit import address_key, configured, limiter, network_key
 from app.schemas import form_errors, validate_request
-from clues.intake import submit_rating
+from clues.intake import file_clue_for_code, submit_rating
+from clues.models import Clue
+from clues.photos import MAX_PHOTOS, add_photo
+from clues.queries import followed_clue, residents_clues
+from clues.schemas import DirectReportIn
+from clues.service import public_summary
+from clues.states import ClueStatus
+from clues.tracking import format_access_code, tracking_of, tracking_url
 from evaluations.identity import (
     ResidentIdentity,
     h5_sign_in,
@@ -38,7 +48,9 @@ from evaluations.identity import (
 )
 from evaluations.questionnaire import BAD_LEVELS, LEVELS, categories_body, current_questionnaire
 from evaluations.schemas import EvaluationIn
+from evaluations.service import rated_this_period, residents_ratings
 from qr.models import QRCode
+from qr.render import qr_png
 from qr.service import count_scan, resolve_token
 
 bp = Blueprint("h5", __name__, template_folder="templates")
@@ -52,6 +64,16 @@ def local_date_filter(moment: str | datetime | None) -> str:
     when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     day = when.astimezone(LOCAL_TZ)
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+@bp.app_template_filter("local_time")
+def local_time_filter(moment: str | datetime | None) -> str:
+    """An instant as Beijing time to the minute: 2026年11月24日 15:30."""
+    if not moment:
+        return ""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    local = when.astimezone(LOCAL_TZ)
+    return f"{local_date_filter(local)} {local:%H:%M}"
 
 
 DEVICE_COOKIE = "pingyi_device"
@@ -91,6 +113,7 @@ def _form_context(code: QRCode, csrf: str, **extra: Any) -> dict[str, Any]:
         "officer": code.officer,
         "officers": [code.officer] if code.officer else [],
         "levels": list(LEVELS.items()),
+        "level_names": LEVELS,
         "bad_levels": BAD_LEVELS,
         "questionnaire": questionnaire,
         "reason_groups": _reason_groups(questionnaire.reasons),
@@ -147,12 +170,16 @@ def _resolve_for_page(token: str) -> QRCode | Response:
 
 @bp.get("/q/<token>")
 def rate_page(token: str) -> Response:
-    """评价页面"""
+    """评价页面（今天已评价过这个二维码时，直接给出反映问题的表单）"""
     code = _resolve_for_page(token)
     if isinstance(code, Response):
         return code
     count_scan(code)
-    response = _page("h5/rate.html", **_form_context(code, csrf_token()))
+    resident_id = _known_device_id()
+    if resident_id is not None and rated_this_period(resident_id=resident_id, qr_code_id=code.id):
+        response = _page("h5/report.html", **_form_context(code, csrf_token(), rated_today=True))
+    else:
+        response = _page("h5/rate.html", **_form_context(code, csrf_token()))
     db.session.commit()
     return response
 
@@ -167,6 +194,32 @@ def _csrf_refused(error: CSRFError) -> Response:
     )
 
 
+def _form_page(
+    template: str, code: QRCode, status: int, errors: dict[str, str], **extra: Any
+) -> Response:
+    """The form again, as the resident filled it, with the messages beside the fields."""
+    form = request.form
+    return _page(
+        template,
+        status,
+        **_form_context(
+            code,
+            csrf_token(),
+            form=form,
+            errors=errors,
+            submission_id=form.get("submission_id") or secrets.token_urlsafe(16),
+            **extra,
+        ),
+    )
+
+
+def _domain_errors(error: ApiError | DomainError) -> dict[str, str]:
+    fields = error.details.get("fields", {})
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in fields.items()} or {
+        "form": error.message
+    }
+
+
 @bp.post("/q/<token>")
 @limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=network_key, scope="rate-address")
 @limiter.limit(configured("RATE_LIMIT_RESIDENT"), key_func=_device_key, scope="rate-resident")
@@ -175,22 +228,17 @@ def rate_submit(token: str) -> Response:
     code = _resolve_for_page(token)
     if isinstance(code, Response):
         return code
-    csrf = csrf_token()
     form = request.form
+    questionnaire = current_questionnaire(code.unit.kind)
+    photos = _photos(form)
     try:
-        questionnaire = current_questionnaire(code.unit.kind)
         body = validate_request(
             EvaluationIn, _body_from_form(token, form, questionnaire.reasons_for)
         )
     except ValidationError as exc:
-        errors = form_errors(exc)
-        return _page(
-            "h5/rate.html",
-            422,
-            **_form_context(
-                code, csrf, form=form, errors=errors, submission_id=form.get("submission_id")
-            ),
-        )
+        return _form_page("h5/rate.html", code, 422, {**form_errors(exc), **_consent_errors(form)})
+    if body.clue is not None and _consent_errors(form):
+        return _form_page("h5/rate.html", code, 422, _consent_errors(form))
     resident = _device_resident()
     sign_in_resident(resident)
     try:
@@ -200,32 +248,86 @@ def rate_submit(token: str) -> Response:
             client_addr=request.remote_addr or "",
             idempotency_key=(form.get("submission_id") or None),
         )
+        clue = submission.body["clue"]
+        if clue is not None and photos and not submission.replayed:
+            _attach_photos(clue["tracking_no"], resident.id, photos)
     except (ApiError, DomainError) as error:
         db.session.rollback()
-        if _status(error) == 422:
-            return _page(
-                "h5/rate.html",
-                422,
-                **_form_context(
-                    code,
-                    csrf,
-                    form=form,
-                    submission_id=form.get("submission_id"),
-                    errors={k: v[0] for k, v in error.details.get("fields", {}).items()}
-                    or {"form": error.message},
-                ),
-            )
+        if error.code == "already_rated":
+            # Nothing typed is lost: what the resident wrote becomes the report form's text.
+            return _report_form_again(code, resident, already_rated=True)
+        if _status(error) in (413, 415, 422) and error.code != "validation_error":
+            return _form_page("h5/rate.html", code, 422, _photo_or_field_errors(error, photos))
+        return _page("h5/message.html", _status(error), title="未能提交", message=error.message)
+    db.session.commit()
+    offer = body.clue is None and body.level in BAD_LEVELS and bool(body.comment)
+    response = _page(
+        "h5/receipt.html",
+        201,
+        **_form_context(
+            code,
+            csrf_token(),
+            level=body.level,
+            level_label=LEVELS[body.level],
+            clue=_receipt_clue(submission.body["clue"]),
+            offer_report=offer,
+            form=MultiDict({"clue_description": body.comment or ""}),
+        ),
+    )
+    return _with_device_cookie(response, resident)
+
+
+@bp.post("/q/<token>/report")
+@limiter.limit(configured("RATE_LIMIT_CLUE_NETWORK"), key_func=network_key, scope="clue-network")
+@limiter.limit(configured("RATE_LIMIT_CLUE_RESIDENT"), key_func=_device_key, scope="clue-resident")
+def report_submit(token: str) -> Response:
+    """不评价，直接反映问题（今天已评价过，或评价后把意见作为问题反映）"""
+    code = _resolve_for_page(token)
+    if isinstance(code, Response):
+        return code
+    form = request.form
+    photos = _photos(form)
+    try:
+        body = validate_request(DirectReportIn, {"qr_token": token, **_clue_from_form(form)})
+    except ValidationError as exc:
+        errors = {k.removeprefix("clue."): v for k, v in form_errors(exc).items()}
+        errors = {("clue." + k if k != "form" else k): v for k, v in errors.items()}
+        return _form_page("h5/report.html", code, 422, {**errors, **_consent_errors(form)})
+    if _consent_errors(form):
+        return _form_page("h5/report.html", code, 422, _consent_errors(form))
+    resident = _device_resident()
+    sign_in_resident(resident)
+    try:
+        clue = file_clue_for_code(resident=resident, qr_token=token, clue=body)
+        if photos:
+            _attach_photos(clue.tracking_no, resident.id, photos)
+    except (ApiError, DomainError) as error:
+        db.session.rollback()
+        if _status(error) in (413, 415, 422):
+            return _form_page("h5/report.html", code, 422, _photo_or_field_errors(error, photos))
         return _page("h5/message.html", _status(error), title="未能提交", message=error.message)
     db.session.commit()
     response = _page(
         "h5/receipt.html",
         201,
-        unit=code.unit,
-        officer=code.officer,
-        level=body.level,
-        level_label=LEVELS[body.level],
-        clue=submission.body["clue"],
+        **_form_context(code, csrf_token(), clue=_receipt_clue(public_summary(clue))),
     )
+    return _with_device_cookie(response, resident)
+
+
+def _report_form_again(code: QRCode, resident: ResidentIdentity, **extra: Any) -> Response:
+    form = request.form.copy()
+    if not form.get("clue_description", "").strip():
+        form["clue_description"] = form.get("comment", "")
+    response = _page(
+        "h5/report.html",
+        409,
+        **_form_context(code, csrf_token(), form=form, rated_today=True),
+    )
+    return _with_device_cookie(response, resident)
+
+
+def _with_device_cookie(response: Response, resident: ResidentIdentity) -> Response:
     response.set_cookie(
         DEVICE_COOKIE,
         resident_token(resident)["token"],
@@ -233,6 +335,106 @@ def rate_submit(token: str) -> Response:
         **_cookie_args(),
     )
     return response
+
+
+def _known_device_id() -> int | None:
+    token = request.cookies.get(DEVICE_COOKIE)
+    return resident_id_from_token(token) if token else None
+
+
+@bp.get("/q/me")
+def my_page() -> Response:
+    """我的评价和线索（本机浏览器的匿名身份）"""
+    resident_id = _known_device_id()
+    clues = residents_clues(resident_id) if resident_id is not None else []
+    ratings = residents_ratings(resident_id) if resident_id is not None else []
+    units = (
+        {
+            u.id: u.name
+            for u in db.session.scalars(
+                sa.select(Unit).where(Unit.id.in_({r.unit_id for r in ratings}))
+            )
+        }
+        if ratings
+        else {}
+    )
+    return _page(
+        "h5/mine.html",
+        clues=[
+            {
+                "tracking_no": c.tracking_no,
+                "submitted_at": c.submitted_at,
+                "unit_name": c.unit.name,
+                "category_label": c.category.label,
+                "status_label": followed_clue(c).status.label,
+                "url": tracking_url(c),
+            }
+            for c in clues
+        ],
+        ratings=[
+            {
+                "created_at": r.created_at,
+                "unit_name": units.get(r.unit_id, ""),
+                "level": r.level,
+                "comment": r.comment,
+            }
+            for r in ratings
+        ],
+        level_names=LEVELS,
+    )
+
+
+# ---------------------------------------------------------------- the clue's parts of a form
+
+
+def _photos(form: Any) -> list[bytes]:
+    """The photos a form carries (empty file inputs skipped)."""
+    return [f.read() for f in request.files.getlist("clue_photo") if f and f.filename][
+        : MAX_PHOTOS + 1
+    ]
+
+
+def _attach_photos(tracking_no: str, resident_id: int, photos: list[bytes]) -> None:
+    """The same processing as the API's upload (clues/photos.py), in the filing transaction."""
+    for data in photos:
+        add_photo(tracking_no=tracking_no, resident_id=resident_id, data=data)
+
+
+def _photo_or_field_errors(error: ApiError | DomainError, photos: list[bytes]) -> dict[str, str]:
+    if error.details.get("fields") or not photos:
+        return _domain_errors(error)
+    return {"clue.photo": f"{error.message}。请重新选择照片后再提交。"}
+
+
+def _consent_errors(form: Any) -> dict[str, str]:
+    """The phone is kept only with the resident's separate consent (H5 asks for it)."""
+    if (
+        form.get("clue_identity") == "confidential"
+        and form.get("clue_phone", "").strip()
+        and form.get("clue_sms_consent") != "1"
+    ):
+        return {"clue.sms_consent": "请勾选同意后再留手机号；不想留手机号，可以选择匿名反映"}
+    return {}
+
+
+def _receipt_clue(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the receipt shows of a filed clue: its state, link, QR code and 查询码."""
+    if summary is None:
+        return None
+    clue = db.session.scalar(sa.select(Clue).where(Clue.tracking_no == summary["tracking_no"]))
+    tracking = tracking_of(clue) if clue is not None else None
+    url = summary.get("tracking_url") or (tracking_url(clue) if clue is not None else None)
+    status = ClueStatus(summary["status"])
+    return {
+        **summary,
+        "status_label": status.label,
+        "tracking_url": url,
+        "qr_data_uri": "data:image/png;base64,"
+        + base64.b64encode(qr_png(url, box_size=6, border=2)).decode()
+        if url
+        else None,
+        "access_code": format_access_code(tracking.access_code) if tracking else None,
+    }
 
 
 def _device_resident() -> ResidentIdentity:
@@ -269,12 +471,20 @@ def _body_from_form(
     if form.get("officer_id", "").isdecimal():
         body["officer_id"] = int(form["officer_id"])
     if form.get("with_clue") == "1":
-        clue: dict[str, Any] = {
-            "category": form.get("clue_category", ""),
-            "description": form.get("clue_description", ""),
-            "identity": form.get("clue_identity", ""),
-        }
-        if clue["identity"] == "confidential" and form.get("clue_phone", "").strip():
-            clue["phone"] = form["clue_phone"].strip()
-        body["clue"] = clue
+        body["clue"] = _clue_from_form(form)
     return body
+
+
+def _clue_from_form(form: Any) -> dict[str, Any]:
+    """The API's `clue` object from the form's clue_* fields."""
+    clue: dict[str, Any] = {
+        "category": form.get("clue_category", ""),
+        "description": form.get("clue_description", ""),
+        "identity": form.get("clue_identity", "") or "anonymous",
+    }
+    if form.get("officer_id", "").isdecimal():
+        clue["officer_id"] = int(form["officer_id"])
+    if clue["identity"] == "confidential" and form.get("clue_phone", "").strip():
+        clue["phone"] = form["clue_phone"].strip()
+        clue["sms_consent"] = form.get("clue_sms_consent") == "1"
+    return clue

@@ -27,9 +27,14 @@ class ClueSource(LabelledEnum):
 
 
 class Outcome(LabelledEnum):
-    SUBSTANTIATED = "substantiated", "查实"
-    PARTLY_SUBSTANTIATED = "partly_substantiated", "部分属实"
-    UNFOUNDED = "unfounded", "查否"
+    """A verification's conclusion; `resident_label` is how the reporter reads it (no 查否)."""
+
+    SUBSTANTIATED = "substantiated", "查实", "属实"
+    PARTLY_SUBSTANTIATED = "partly_substantiated", "部分属实", "部分属实"
+    UNFOUNDED = "unfounded", "查否", "未查实"
+
+    def __init__(self, value: str, label: str, resident_label: str) -> None:
+        self.resident_label = resident_label
 
 
 class RejectReason(LabelledEnum):

@@ -350,7 +350,7 @@ def resident_view(clue: Clue, resident_id: int, *, now: datetime | None = None) 
         "submitted_at": clue.submitted_at,
         "due_at": followed.due_at,
         "stage_label": stage.stage.label if stage else None,
-        "outcome_label": followed.outcome.label if closed and followed.outcome else None,
+        "outcome_label": followed.outcome.resident_label if closed and followed.outcome else None,
         "reply": (followed if followed is clue else clue).reporter_message
         if closed or clue.status is ClueStatus.REJECTED
         else "",
@@ -380,7 +380,7 @@ def _shared_note(event: ClueEvent, master: Clue) -> str:
     """A master clue's step as a merged-in reporter reads it: the decision, without the
     words addressed to the master's own reporter (the reply, an appeal's answer)."""
     if event.action == Action.APPROVE and master.outcome is not None:
-        return f"已办结，核查结论：{master.outcome.label}。"
+        return f"已办结，核查结论：{master.outcome.resident_label}。"
     if event.action == Action.UPHOLD:
         return "上级机关维持原核查结论。"
     return event.public_note

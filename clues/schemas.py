@@ -303,3 +303,47 @@ class ReratingIn(Schema):
 
 class AppealIn(Schema):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class WithdrawIn(Schema):
+    reason: Annotated[str, StringConstraints(max_length=500)] = Field(
+        "", description="撤回原因（可不填）"
+    )
+
+
+# ---------------------------------------------------------------- the tracking link
+
+
+class PromiseOut(Schema):
+    stage_label: str = Field(description="当前环节：审核受理、核查、上级审核、上级复核")
+    working_days: int = Field(description="本环节承诺的工作日数（含已批准的延期）")
+    due_at: datetime = Field(description="本环节承诺完成的时间")
+    extended_days: int = Field(description="已批准延长的工作日数")
+
+
+class AppealStateOut(Schema):
+    created_at: datetime
+    reason: str
+    decision: str | None = Field(description="reopened 重新核查；upheld 维持原结论；空为待决定")
+    decision_label: str
+    decided_at: datetime | None
+    decision_note: str = Field(description="上级机关的决定理由")
+
+
+class ResidentOffer(Schema):
+    action: str = Field(description="rerate 回评；appeal 申请复核")
+    label: str
+    enabled: bool = Field(description="现在能否办理（与提交时的规则相同）")
+    reason: str = Field(description="不能办理时的原因")
+
+
+class TrackOut(MyClueOut):
+    next_step: str = Field(description="接下来会怎样（平实的说明）")
+    promise: PromiseOut | None = Field(description="当前环节的承诺期限；办结后为空")
+    handled_by: str = Field(description="现在由哪个单位（层级）办理")
+    hotline_case_no: str = Field(description="转 12345 后平台的工单编号（如有）")
+    hotline_result: str = Field(description="12345 平台的办理结果（如有）")
+    appeal: AppealStateOut | None = Field(description="本人最近一次复核申请及上级决定")
+    actions: list[ResidentOffer] = Field(description="回评、申请复核两个按钮及能否办理")
+    access_code: str | None = Field(description="查询码（与查询编号一起在 /t 页面输入）")
+    link_expires_at: datetime | None = Field(description="链接失效时间；办理中为空")

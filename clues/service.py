@@ -743,7 +743,7 @@ def approve_report(clue: Clue, *, staff: StaffAccount, note: str = "") -> Clue:
         note=note,
         now=now,
         details={"report_id": report.id, "outcome": report.outcome.value},
-        public_note=f"已办结，核查结论：{report.outcome.label}。{reply}".strip(),
+        public_note=f"已办结，核查结论：{report.outcome.resident_label}。{reply}".strip(),
     )
     _finish_stage(clue, now)
     _open_rerating(clue, now)
@@ -832,18 +832,28 @@ def invitation_for(clue: Clue, resident_id: int) -> ReratingInvitation | None:
     )
 
 
+def rerating_refusal(
+    clue: Clue, invitation: ReratingInvitation | None, now: datetime
+) -> Conflict | None:
+    """Why the reporter may not re-rate now, or None when they may (the resident's pages show
+    the re-rating form by the same rules)."""
+    if invitation is None or clue.status is not ClueStatus.CLOSED:
+        return _conflict("not_invited", "该线索尚未办结，暂不能回评")
+    if invitation.status == "rated":
+        return _conflict("already_rerated", "您已回评过")
+    if invitation.status != "pending" or now > invitation.expires_at:
+        return _conflict("rerating_closed", "回评期限已过")
+    return None
+
+
 def rerate_clue(
     clue: Clue, *, resident_id: int, level: int, resolved: bool, comment: str = ""
 ) -> ReratingInvitation:
     """群众回评 of a closed clue, once per closure, within the window."""
     invitation = invitation_for(clue, resident_id)
     now = utcnow()
-    if invitation is None or clue.status is not ClueStatus.CLOSED:
-        raise _conflict("not_invited", "该线索尚未办结，暂不能回评")
-    if invitation.status == "rated":
-        raise _conflict("already_rerated", "您已回评过")
-    if invitation.status != "pending" or now > invitation.expires_at:
-        raise _conflict("rerating_closed", "回评期限已过")
+    ensure(rerating_refusal(clue, invitation, now))
+    assert invitation is not None
     invitation.status, invitation.rated_at = "rated", now
     invitation.level, invitation.resolved, invitation.comment = level, resolved, comment
     who = current_actor()

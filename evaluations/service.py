@@ -305,3 +305,33 @@ def _already_rated(period_start: date | None) -> Conflict:
         code="already_rated",
         details={"next_allowed_on": next_day.isoformat() if next_day else None},
     )
+
+
+def rated_this_period(*, resident_id: int, qr_code_id: int, day: date | None = None) -> bool:
+    """Whether the resident already rated through this code in the current rating period
+    (the page then says so before the form is filled, not after)."""
+    period_start = rating_period_start(day or local_date(utcnow()))
+    if period_start is None:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(Evaluation.id).where(
+                Evaluation.resident_id == resident_id,
+                Evaluation.qr_code_id == qr_code_id,
+                Evaluation.period_start == period_start,
+            )
+        )
+        is not None
+    )
+
+
+def residents_ratings(resident_id: int, *, limit: int = 50) -> list[Evaluation]:
+    """A resident's latest ratings, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Evaluation)
+            .where(Evaluation.resident_id == resident_id)
+            .order_by(Evaluation.id.desc())
+            .limit(limit)
+        )
+    )

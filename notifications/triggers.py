@@ -60,7 +60,7 @@ def resident_message(kind: str, clue: Clue) -> dict[str, Any]:
         "tracking_no": clue.tracking_no,
         "unit_name": clue.unit.name,
         "status_label": clue.status.label,
-        "outcome_label": clue.outcome.label if clue.outcome else "",
+        "outcome_label": clue.outcome.resident_label if clue.outcome else "",
         "message": clue.reporter_message,
         "page": f"pages/clue/detail?no={clue.tracking_no}",
     }

@@ -398,4 +398,4 @@ def test_the_public_timeline_never_shows_internal_notes(app, client):
         assert "经核查，未发现民警推诿。" in text
     notes = [item["note"] for item in cast.mine(clue.tracking_no).json["timeline"]]
     assert notes[0] == "您反映的问题已收到，将在规定期限内完成审核。"
-    assert notes[-1] == "已办结，核查结论：查否。经核查，未发现民警推诿。"
+    assert notes[-1] == "已办结，核查结论：未查实。经核查，未发现民警推诿。"

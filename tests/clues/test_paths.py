@@ -111,11 +111,11 @@ def test_a_merged_clues_reporter_follows_the_master_and_rerates_it(app, client):
     cast.step(cast.superior, master.id, "approve", to="closed")
 
     followed = cast.mine(merged.tracking_no, follower).json
-    assert followed["status"] == "closed" and followed["outcome_label"] == "查实"
+    assert followed["status"] == "closed" and followed["outcome_label"] == "属实"
     # The reply is addressed to the master's own reporter: the follower reads the outcome only.
     assert followed["reply"] == ""
     assert REPORT["reply_to_reporter"] not in str(followed)
-    assert followed["timeline"][-1]["note"] == "已办结，核查结论：查实。"
+    assert followed["timeline"][-1]["note"] == "已办结，核查结论：属实。"
     assert cast.mine(master.tracking_no).json["reply"] == REPORT["reply_to_reporter"]
     assert followed["rerating"]["status"] == "pending"
     # Both reporters are invited to re-rate the master, each once.
@@ -235,7 +235,7 @@ def test_assign_verify_return_verify_approve_and_rerate_satisfied(app, client):
     assert closed["closed_at"] and closed["rerating_due_at"] and closed["stage"] is None
 
     mine = cast.mine(clue.tracking_no).json
-    assert mine["outcome_label"] == "查实" and mine["reply"] == REPORT["reply_to_reporter"]
+    assert mine["outcome_label"] == "属实" and mine["reply"] == REPORT["reply_to_reporter"]
     assert mine["can_appeal"] is True
     assert _statuses(mine["timeline"]) == [
         "submitted",
@@ -291,7 +291,7 @@ def test_appeal_reopen_and_approve_again(app, client):
 
     # A new closure: a new invitation, and the reporter may re-rate it once more.
     mine = cast.mine(clue.tracking_no).json
-    assert mine["outcome_label"] == "查实" and mine["rerating"]["status"] == "pending"
+    assert mine["outcome_label"] == "属实" and mine["rerating"]["status"] == "pending"
     assert cast.rerate(clue.tracking_no, 4, True).status_code == 200
     with app.app_context():
         rounds = db.session.execute(

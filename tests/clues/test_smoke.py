@@ -29,7 +29,7 @@ def test_report_screen_assign_verify_approve_rerate(app, client):
     closed = cast.act(cast.superior, clue_id, "approve")
     assert closed.json["status"] == "closed" and closed.json["outcome"] == "substantiated"
     mine = client.get(f"/api/v1/me/clues/{summary['tracking_no']}", headers=cast.resident).json
-    assert mine["outcome_label"] == "查实" and mine["rerating"]["status"] == "pending"
+    assert mine["outcome_label"] == "属实" and mine["rerating"]["status"] == "pending"
     rerated = client.post(
         f"/api/v1/me/clues/{summary['tracking_no']}/rerating",
         headers=cast.resident,

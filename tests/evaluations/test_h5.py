@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.org.models import Role
-from clues.models import Clue
+from clues.models import Clue, ClueReporter
 from evaluations.models import Evaluation
 from tests.factories import bearer, make_city, make_officer, make_staff, make_unit
 from tests.qr.factories import make_code
@@ -75,10 +75,19 @@ def test_submitting_the_form_rates_and_files_the_clue(app, client):
         "clue_identity": "confidential",
         "clue_phone": "13800138000",
     }
+    # The phone is kept only with the separate consent ticked.
+    refused = client.post(f"/q/{code.token}", data=form)
+    assert refused.status_code == 422 and "请勾选同意" in refused.get_data(as_text=True)
+    assert _count(app) == 0
+    form["clue_sms_consent"] = "1"
     receipt = client.post(f"/q/{code.token}", data=form)
     assert receipt.status_code == 201, receipt.get_data(as_text=True)
     text = receipt.get_data(as_text=True)
     assert "感谢您的评价" in text and "非常不满意" in text
+    # True to the state: registered and waiting for screening, with the way back.
+    assert "待审核" in text and "已受理" not in text
+    assert re.search(r'href="http://[^"]+/t/[A-Za-z0-9_-]{32}"', text)
+    assert 'src="data:image/png;base64,' in text and 'id="access-code"' in text
     assert "pingyi_device" in receipt.headers.get("Set-Cookie", "")
     with app.app_context():
         row = db.session.scalars(sa.select(Evaluation)).one()
@@ -90,13 +99,17 @@ def test_submitting_the_form_rates_and_files_the_clue(app, client):
             "h5",
         )
         assert db.session.scalars(sa.select(Clue.category)).one() == "conduct"
+        assert db.session.scalars(sa.select(ClueReporter.sms_consent)).one() is True
     # The same form sent again (double tap, back button) is the same rating, not a second one.
     again = client.post(f"/q/{code.token}", data=form)
     assert again.status_code == 201 and _count(app) == 1
-    # A new form the same day: already rated.
     html = client.get(f"/q/{code.token}").get_data(as_text=True)
+    # A new form the same day: "今天已评价" up front, and the typed text kept for a report.
+    assert "今天已评价" in html and 'name="level"' not in html
     second = client.post(f"/q/{code.token}", data={**form, "submission_id": _submission(html)})
-    assert second.status_code == 409 and "已评价" in second.get_data(as_text=True)
+    text = second.get_data(as_text=True)
+    assert second.status_code == 409 and "今天已评价" in text
+    assert "窗口工作人员对群众大声呵斥" in text and "/report" in text
 
 
 def test_form_without_csrf_or_level_is_refused(app, client):
