@@ -144,6 +144,50 @@ def staff_check_placement() -> None:
     click.echo("所有账号都符合角色设置。")
 
 
+@staff_cli.command(
+    "import",
+    help="从表格（.csv 或 .xlsx）批量新增或更新账号。首行列名：用户名、姓名、角色、单位编码，"
+    "可选 警号/工号（关联本人的人员记录，被反映时回避；已有账号留空即解除关联）。角色填"
+    + "、".join(r.label for r in Role)
+    + "之一（或其代码）。"
+    "任何一行有误时全部不导入，并逐行说明原因。新账号的初始密码写入 --passwords-out 指定的文件"
+    "（仅本人可读），不给时打印出来；请当面交给本人并提醒首次登录后修改。",
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--passwords-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="新账号初始密码的保存文件（CSV：用户名,初始密码）",
+)
+@with_appcontext
+def staff_import(path: Path, passwords_out: Path | None) -> None:
+    from app.org.staff_import import import_staff, read_rows
+
+    try:
+        done = import_staff(read_rows(path))
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException("未导入任何账号。\n" + error.message) from None
+    db.session.commit()
+    created = [row for row in done if row.created]
+    for row in done:
+        linked = f"，关联人员 {row.officer}" if row.officer else "，未关联人员记录"
+        click.echo(f"第 {row.line} 行 {row.username}：{'新增' if row.created else '更新'}{linked}")
+    if created and passwords_out is not None:
+        passwords_out.touch(mode=0o600)
+        passwords_out.write_text(
+            "用户名,初始密码\n" + "".join(f"{r.username},{r.password}\n" for r in created),
+            encoding="utf-8",
+        )
+        click.echo(f"新账号的初始密码已写入 {passwords_out}")
+    elif created:
+        click.echo("新账号的初始密码（请当面交给本人，首次登录后修改）：")
+        for row in created:
+            click.echo(f"  {row.username}\t{row.password}")
+    click.echo(f"共新增 {len(created)} 个、更新 {len(done) - len(created)} 个账号。")
+
+
 @click.group("jobs", help="定时任务：列出或立即执行一次。")
 def jobs_cli() -> None:
     pass

@@ -185,12 +185,24 @@ def staff_views(clues: Sequence[Clue], staff: StaffAccount) -> list[dict[str, An
     return [_staff_view(clue, extra, staff) for clue in clues]
 
 
-def filing_moment(moment: datetime, staff: StaffAccount) -> datetime:
-    """When a resident acted, as this staff member may know it: verifiers (in or near the
-    reported unit) get the day only, never the minute that matches a queue ticket or CCTV."""
-    if staff.role is Role.VERIFIER:
-        return local_day_start(local_date(moment))
-    return moment
+def knows_the_minute(clue: Clue, staff: StaffAccount) -> bool:
+    """Whether `staff` may know to the minute when a resident acted on `clue`: not verifiers
+    (in or near the reported unit), not anyone working in the reported unit or below it —
+    the minute matches a queue ticket or CCTV and so points at the reporter."""
+    return knows_the_minute_under(clue.unit.path, staff)
+
+
+def knows_the_minute_under(reported_path: str, staff: StaffAccount) -> bool:
+    """knows_the_minute for a clue about the unit at `reported_path` (for bulk reads)."""
+    return staff.role is not Role.VERIFIER and not staff.unit.path.startswith(reported_path)
+
+
+def filing_moment(moment: datetime, staff: StaffAccount, clue: Clue) -> datetime:
+    """When a resident acted on `clue`, as this staff member may know it (the day, or the
+    moment itself; see knows_the_minute)."""
+    if knows_the_minute(clue, staff):
+        return moment
+    return local_day_start(local_date(moment))
 
 
 def warnings_for(clue: Clue, warnings: list[ClueWarning], staff: StaffAccount) -> list[ClueWarning]:
@@ -205,7 +217,7 @@ def _staff_view(clue: Clue, extra: Related, staff: StaffAccount) -> dict[str, An
     stage = extra.stages.get(clue.id)
     return {
         **{name: getattr(clue, name) for name in _CLUE_FIELDS},
-        "submitted_at": filing_moment(clue.submitted_at, staff),
+        "submitted_at": filing_moment(clue.submitted_at, staff, clue),
         "status_label": clue.status.label,
         "category_label": clue.category.label,
         "stage": stage.stage.value if stage else None,
@@ -233,7 +245,8 @@ class EventView:
 
 
 def staff_events(clue: Clue, staff: StaffAccount) -> list[EventView]:
-    """The clue's immutable trail; a resident's steps dated to the day for verifiers."""
+    """The clue's immutable trail; a resident's steps dated to the day where the reader may
+    not know the minute."""
     events = db.session.scalars(
         sa.select(ClueEvent).where(ClueEvent.clue_id == clue.id).order_by(ClueEvent.id)
     )
@@ -242,7 +255,7 @@ def staff_events(clue: Clue, staff: StaffAccount) -> list[EventView]:
             id=e.id,
             created_at=e.created_at
             if e.actor_type == "staff"
-            else filing_moment(e.created_at, staff),
+            else filing_moment(e.created_at, staff, clue),
             actor_type=e.actor_type,
             actor_name=e.actor_name if e.actor_type == "staff" else "",
             role=e.role,

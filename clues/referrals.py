@@ -14,16 +14,18 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from apiflask import APIBlueprint
+from flask import current_app
 from pydantic import Field, StrictInt, StringConstraints
 
 from app import signals
 from app.audit import record_audit
 from app.auth import current_staff, staff_required
 from app.clock import utcnow
-from app.errors import Conflict, IllegalTransition, NotFound
+from app.errors import Conflict, IllegalTransition, NotFound, NotPermitted
 from app.extensions import db
 from app.org.models import Role, StaffAccount
 from app.schemas import Page, PageQuery, Schema
+from app.workdays import load_calendar
 from clues.models import (
     Clue,
     ClueEvent,
@@ -37,8 +39,10 @@ from clues.service import (
     actor_of,
     apply_transition,
     check_state,
+    conflicted,
     ensure,
     ensure_visible,
+    unconflicted,
     visible_to,
 )
 from clues.states import Action
@@ -133,12 +137,15 @@ def refer_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Referral:
     ensure(referral_refusal(clue))
     apply_transition(clue, Action.REFER, actor, note=note)
     dossier = _dossier(clue)
+    now = utcnow()
     referral = Referral(
         clue_id=clue.id,
         dossier=dossier,
         dossier_sha256=seal(dossier),
         note=note,
         referred_by=staff.id,
+        referred_at=now,
+        receive_due_at=_referral_deadline(now, "referral_receipt"),
     )
     db.session.add(referral)
     db.session.flush()
@@ -179,9 +186,16 @@ def _advance_referral(referral: Referral, step: str, staff: StaffAccount) -> Non
     setattr(referral, f"{target.value}_at", utcnow())
 
 
+def _referral_deadline(start: datetime, step: str) -> datetime:
+    """The end of the liaison's working-day deadline for `step`, counted from `start`."""
+    return load_calendar().deadline(start, int(current_app.config["CLUE_DEADLINE_DAYS"][step]))
+
+
 def receive_referral(referral: Referral, *, staff: StaffAccount) -> Referral:
-    """签收: the liaison acknowledges the case."""
+    """签收: the liaison acknowledges the case; the conclusion's deadline starts."""
     _advance_referral(referral, "receive", staff)
+    assert referral.received_at is not None
+    referral.conclude_due_at = _referral_deadline(referral.received_at, "referral_conclusion")
     db.session.flush()
     record_audit(
         "referral.receive",
@@ -279,9 +293,28 @@ def _audit_read(referral: Referral) -> None:
     )
 
 
+def referrals_visible_to(staff: StaffAccount) -> sa.Select:
+    """The referrals `staff` may read: in scope, never the accused's own case, and not
+    dossiers about the reader's own unit or one above it (`conflicted`)."""
+    return (
+        sa.select(Referral)
+        .join(Clue, Clue.id == Referral.clue_id)
+        .where(visible_to(staff), unconflicted(staff))
+    )
+
+
+def ensure_referral_readable(staff: StaffAccount, referral: Referral) -> None:
+    """OutOfScope / NotPermitted unless `staff` may read this referral's dossier."""
+    ensure_visible(staff, referral.clue)
+    if conflicted(referral.clue, staff):
+        raise NotPermitted(
+            "您所在单位是被反映单位或其下级，不能查看该移交卷宗", code="referral_conflict"
+        )
+
+
 def _visible_referral(referral_id: int, **_: object) -> None:
-    """Scope of /referrals/{id}: the clue's (so never the accused officer's own case)."""
-    ensure_visible(current_staff(), get_referral(referral_id).clue)
+    """Scope of /referrals/{id}: see ensure_referral_readable."""
+    ensure_referral_readable(current_staff(), get_referral(referral_id))
 
 
 @bp.get("/referrals")
@@ -290,11 +323,7 @@ def _visible_referral(referral_id: int, **_: object) -> None:
 @bp.output(ReferralPage)
 def list_referrals(query: ReferralQuery):
     """纪检联络员的移交案件"""
-    stmt = (
-        sa.select(Referral)
-        .join(Clue, Clue.id == Referral.clue_id)
-        .where(visible_to(current_staff()))
-    )
+    stmt = referrals_visible_to(current_staff())
     if query.status is not None:
         stmt = stmt.where(Referral.status == query.status)
     page = db.paginate(

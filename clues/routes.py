@@ -31,6 +31,7 @@ from clues.schemas import (
     ReporterOut,
     ReporterQuery,
     ReratingIn,
+    WithdrawIn,
 )
 from evaluations.identity import current_resident, resident_id_from_token, resident_required
 
@@ -125,7 +126,7 @@ def clue_duplicates(clue_id: int):
         "items": [
             {
                 **{c: getattr(other, c) for c in ("id", "tracking_no", "status", "description")},
-                "submitted_at": queries.filing_moment(other.submitted_at, staff),
+                "submitted_at": queries.filing_moment(other.submitted_at, staff, other),
                 "score": round(score, 3),
                 "same_officer": other.officer_id is not None
                 and other.officer_id == clue.officer_id,
@@ -263,5 +264,19 @@ def appeal(tracking_no: str, body: AppealIn):
     """对办理结果不满意，申请上级复核（办结后 7 天内）"""
     resident_id = current_resident().id
     service.appeal_clue(_followed(tracking_no), resident_id=resident_id, reason=body.reason)
+    db.session.commit()
+    return queries.resident_view(service.resident_clue(tracking_no, resident_id), resident_id)
+
+
+@bp.post("/me/clues/<tracking_no>/withdraw")
+@resident_required
+@bp.input(WithdrawIn, arg_name="body")
+@bp.output(MyClueOut)
+@bp.doc(responses={404: "没有这条线索", 409: "已开始审核，不能撤回"})
+def withdraw(tracking_no: str, body: WithdrawIn):
+    """撤回自己反映的问题（审核前）"""
+    resident_id = current_resident().id
+    clue = service.get_clue(service.resident_clue(tracking_no, resident_id).id, for_update=True)
+    service.withdraw_clue(clue, resident_id=resident_id, reason=body.reason)
     db.session.commit()
     return queries.resident_view(service.resident_clue(tracking_no, resident_id), resident_id)

@@ -143,20 +143,37 @@ def sits_in_reported_unit(clue: Clue, staff: StaffAccount) -> bool:
     return clue.unit.contains(staff.unit)
 
 
+def conflicted(clue: Clue, staff: StaffAccount) -> bool:
+    """An interested party to `clue`'s reporter and referral dossier: staff working in the
+    reported unit or below it — except the liaison for a unit above every screener, whom the
+    rule names as the reader because nobody stands outside that unit."""
+    if not sits_in_reported_unit(clue, staff):
+        return False
+    return not (staff.role is Role.LIAISON and clue.unit_id in units_above_every_screener())
+
+
+def unconflicted(staff: StaffAccount) -> sa.ColumnElement[bool]:
+    """SQL over Clue: the clues `staff` is not `conflicted` about."""
+    outside = Clue.unit_id.not_in(ancestor_ids(staff.unit.path))
+    if staff.role is Role.LIAISON:
+        return outside | Clue.unit_id.in_(units_above_every_screener())
+    return outside
+
+
 def reporter_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
     """Why `staff` may not learn who reported `clue`, or None when they may.
 
-    Screeners and admins outside the reported unit's subtree; the liaison for referred clues
-    and for clues no screener stands outside of; never the accused officer.
+    Screeners and admins outside the reported unit's subtree; the liaison (outside it too) for
+    referred clues and for clues no screener stands outside of; never the accused officer.
     """
     refusal = recusal_refusal(clue, staff)
     if refusal is not None:
         return refusal
+    if staff.role in (Role.SCREENER, Role.ADMIN, Role.LIAISON) and conflicted(clue, staff):
+        return NotPermitted(
+            "您所在单位是被反映单位或其下级，不能查看反映人信息", code="reporter_conflict"
+        )
     if staff.role in (Role.SCREENER, Role.ADMIN):
-        if sits_in_reported_unit(clue, staff):
-            return NotPermitted(
-                "您所在单位是被反映单位或其下级，不能查看反映人信息", code="reporter_conflict"
-            )
         return None
     if staff.role is Role.LIAISON:
         from clues.models import Referral
@@ -199,6 +216,25 @@ def current_stage(clue: Clue) -> ClueStage | None:
         .where(ClueStage.clue_id == clue.id, ClueStage.finished_at.is_(None))
         .order_by(ClueStage.id.desc())
     )
+
+
+def nearest_unit_with(unit: Unit, role: Role) -> int:
+    """The unit at or above `unit` nearest to it where an active staff member of `role` sits
+    (the root of its tree when none does): who must act on a stage the role handles."""
+    chain = ancestor_ids(unit.path)
+    seated = set(
+        db.session.scalars(
+            sa.select(StaffAccount.unit_id).where(
+                StaffAccount.role == role, StaffAccount.is_active, StaffAccount.unit_id.in_(chain)
+            )
+        )
+    )
+    return next((unit_id for unit_id in reversed(chain) if unit_id in seated), chain[0])
+
+
+def _superiors_of(clue: Clue) -> int:
+    """Where the superior who reviews this clue's verification sits."""
+    return nearest_unit_with(clue.assigned_unit or clue.unit, Role.SUPERIOR)
 
 
 def _start_stage(
@@ -356,7 +392,7 @@ def file_clue(
             details={"source": source.value},
         )
     )
-    _start_stage(clue, Stage.SCREENING, unit_id=None, now=now)
+    _start_stage(clue, Stage.SCREENING, unit_id=nearest_unit_with(unit, Role.SCREENER), now=now)
     db.session.flush()
     from clues.warnings import raise_warnings
 
@@ -466,7 +502,8 @@ def forward_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Clue:
         now=now,
         public_note="您的诉求属于民生类，已转交 12345 政务服务便民热线办理。",
     )
-    _finish_stage(clue, now)
+    # The forwarding unit owns the case until the platform's result comes back.
+    _start_stage(clue, Stage.FORWARDED, unit_id=staff.unit_id, now=now)
     return clue
 
 
@@ -485,6 +522,7 @@ def close_forwarded(clue: Clue, *, result: str, now: datetime | None = None) -> 
     apply_transition(
         clue, Action.CLOSE_12345, Actor.PLATFORM, now=now, public_note=f"12345 办理结果：{result}"
     )
+    _finish_stage(clue, now)
     _open_rerating(clue, now)
     return clue
 
@@ -501,16 +539,15 @@ def assign_clue(
     assignee: StaffAccount | None = None,
     note: str = "",
     self_verification_reason: str = "",
+    action: Action = Action.ASSIGN,
 ) -> Clue:
-    """交办 to a verifying unit in the screener's scope, with a deadline in working days.
+    """交办 (or 改派, `action`) to a verifying unit in the screener's scope, with a deadline
+    in working days.
 
     A misconduct clue goes to a unit above the reported one; to the reported unit itself or
     below only with a recorded reason (no self-verification by default)."""
-    check_state(clue, Action.ASSIGN, actor_of(staff, clue))
-    if not staff.unit.contains(unit):
-        raise OutOfScope("只能交办给您管辖范围内的单位", details={"unit_id": unit.id})
-    if not unit.is_active:
-        raise _conflict("unit_inactive", "该单位已停用")
+    check_state(clue, action, actor_of(staff, clue))
+    _ensure_assignable(staff, unit)
     reason = self_verification_reason.strip()
     self_verifying = is_misconduct(clue) and clue.unit.contains(unit)
     if self_verifying and not reason:
@@ -526,17 +563,19 @@ def assign_clue(
             )
         ensure(recusal_refusal(clue, assignee))
     now = utcnow()
+    before = clue.assigned_unit_id
     clue.assigned_unit_id = unit.id
     clue.assignee_id = assignee.id if assignee else None
     clue.self_verification_reason = reason if self_verifying else ""
     apply_transition(
         clue,
-        Action.ASSIGN,
+        action,
         actor_of(staff, clue),
         note=note,
         now=now,
-        public_note="已交有关单位核查。",
+        public_note="已交有关单位核查。" if action is Action.ASSIGN else "",
         details={
+            "from_unit_id": before,
             "unit_id": unit.id,
             "assignee_id": clue.assignee_id,
             "self_verification_reason": clue.self_verification_reason,
@@ -544,6 +583,81 @@ def assign_clue(
     )
     _start_stage(clue, Stage.VERIFICATION, unit_id=unit.id, days=days, now=now)
     return clue
+
+
+def reassign_clue(
+    clue: Clue,
+    *,
+    staff: StaffAccount,
+    unit: Unit,
+    reason: str,
+    days: int | None = None,
+    assignee: StaffAccount | None = None,
+    self_verification_reason: str = "",
+) -> Clue:
+    """改派: the screener moves an assigned clue (or one under verification) to another unit
+    or verifier, with the reason on record; verification starts afresh with a new deadline."""
+    check_state(clue, Action.REASSIGN, actor_of(staff, clue))
+    same_assignee = (assignee.id if assignee else None) == clue.assignee_id
+    if unit.id == clue.assigned_unit_id and same_assignee:
+        raise Invalid({"unit_id": "改派须换一个核查单位或承办人"}, "改派须换一个核查单位或承办人")
+    return assign_clue(
+        clue,
+        staff=staff,
+        unit=unit,
+        days=days,
+        assignee=assignee,
+        note=reason,
+        self_verification_reason=self_verification_reason,
+        action=Action.REASSIGN,
+    )
+
+
+def send_back_clue(clue: Clue, *, staff: StaffAccount, reason: str) -> Clue:
+    """退回交办: the verifying unit says the clue is not theirs; it goes back to the
+    screeners (with the reason) to assign again, under a fresh screening deadline."""
+    check_state(clue, Action.SEND_BACK, actor_of(staff, clue))
+    _ensure_verifier(clue, staff)
+    now = utcnow()
+    unit_id = clue.assigned_unit_id
+    clue.assigned_unit, clue.assignee_id, clue.self_verification_reason = None, None, ""
+    apply_transition(
+        clue,
+        Action.SEND_BACK,
+        actor_of(staff, clue),
+        note=reason,
+        now=now,
+        details={"from_unit_id": unit_id},
+    )
+    _start_stage(
+        clue, Stage.SCREENING, unit_id=nearest_unit_with(clue.unit, Role.SCREENER), now=now
+    )
+    return clue
+
+
+def withdraw_clue(clue: Clue, *, resident_id: int, reason: str = "") -> Clue:
+    """群众撤回 a clue nobody has screened yet; the trail keeps it, nothing else happens."""
+    check_state(clue, Action.WITHDRAW, Actor.RESIDENT)
+    now = utcnow()
+    apply_transition(
+        clue,
+        Action.WITHDRAW,
+        Actor.RESIDENT,
+        note=reason,
+        now=now,
+        details={"resident_id": resident_id},
+        public_note="您已撤回这条反映。",
+    )
+    _finish_stage(clue, now)
+    return clue
+
+
+def _ensure_assignable(staff: StaffAccount, unit: Unit) -> None:
+    """A clue goes only to an active unit in the acting staff member's scope."""
+    if not staff.unit.contains(unit):
+        raise OutOfScope("只能交办给您管辖范围内的单位", details={"unit_id": unit.id})
+    if not unit.is_active:
+        raise _conflict("unit_inactive", "该单位已停用")
 
 
 def verifier_refusal(clue: Clue, staff: StaffAccount) -> NotPermitted | None:
@@ -707,7 +821,7 @@ def submit_report(
         details={"report_id": report.id, "outcome": outcome.value},
         public_note="核查单位已提交核查结果，正在上级审核。",
     )
-    _start_stage(clue, Stage.REVIEW, unit_id=None, now=now)
+    _start_stage(clue, Stage.REVIEW, unit_id=_superiors_of(clue), now=now)
     return report
 
 
@@ -918,7 +1032,7 @@ def appeal_clue(clue: Clue, *, resident_id: int, reason: str) -> Appeal:
         details={"appeal_id": appeal.id},
         public_note="您的复核申请已提交，上级机关将作出决定。",
     )
-    _start_stage(clue, Stage.APPEAL, unit_id=None, now=now)
+    _start_stage(clue, Stage.APPEAL, unit_id=_superiors_of(clue), now=now)
     return appeal
 
 
@@ -932,20 +1046,29 @@ def _pending_appeal(clue: Clue) -> Appeal:
     return appeal
 
 
-def reopen_clue(clue: Clue, *, staff: StaffAccount, note: str = "") -> Clue:
-    """重新核查 after an appeal: back to verifying with a new deadline."""
+def reopen_clue(
+    clue: Clue, *, staff: StaffAccount, note: str = "", unit: Unit | None = None
+) -> Clue:
+    """重新核查 after an appeal: back to verifying with a new deadline, by `unit` if named,
+    else by the unit that verified it; a clue 12345 closed had none, so it goes to the unit
+    a screener would have assigned it to."""
     check_state(clue, Action.REOPEN, actor_of(staff, clue))
     appeal = _pending_appeal(clue)
+    if unit is not None:
+        _ensure_assignable(staff, unit)
+    unit = unit or clue.assigned_unit or suggested_unit(clue)
     now = utcnow()
     appeal.decision, appeal.decided_by, appeal.decided_at = "reopened", staff.id, now
     appeal.decision_note = note
+    if unit.id != clue.assigned_unit_id:
+        clue.assigned_unit, clue.assignee_id = unit, None
     apply_transition(
         clue,
         Action.REOPEN,
         actor_of(staff, clue),
         note=note,
         now=now,
-        details={"appeal_id": appeal.id},
+        details={"appeal_id": appeal.id, "unit_id": unit.id},
         public_note="上级机关决定重新核查您反映的问题。",
     )
     _start_stage(clue, Stage.VERIFICATION, unit_id=clue.assigned_unit_id, now=now)

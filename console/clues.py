@@ -30,6 +30,7 @@ from clues.models import (
     RejectReason,
 )
 from clues.states import Action, ClueStatus, role_label
+from console.clue_context import carrying_rating, linked_clues, reratings
 from console.forms import FormError, api_error_fields, describe, parse
 from console.listing import filter_choices, list_request, scope_units, sorted_list
 from console.web import (
@@ -260,6 +261,9 @@ def _clue_page(
         people=_people(context.events),
         photos=photos,
         warnings=view["warnings"],
+        warning_clues=linked_clues(view["warnings"], clue, staff),
+        rating=carrying_rating(clue, staff),
+        reratings=reratings(clue, staff),
         duplicates=duplicate_suggestions(clue, staff)
         if screens and clue.status is ClueStatus.SUBMITTED
         else [],

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response, flash, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.errors import ApiError, DomainError, status_of
 from app.extensions import db
 from app.org.models import Role
-from clues.models import Clue, Referral, ReferralStatus
-from clues.referrals import ConcludeIn, conclude_referral, get_referral, receive_referral, seal
-from clues.service import ensure_visible, visible_to
+from clues.models import Referral, ReferralStatus
+from clues.referrals import (
+    ConcludeIn,
+    conclude_referral,
+    ensure_referral_readable,
+    get_referral,
+    receive_referral,
+    referrals_visible_to,
+    seal,
+)
 from console.forms import FormError, api_error_fields, describe, parse
 from console.web import bp, console_view, current_staff, page, see_other
 
@@ -24,7 +30,7 @@ def _referrals_page(
     values: MultiDict[str, str] | None = None,
 ) -> Response:
     staff = current_staff()
-    stmt = sa.select(Referral).join(Clue, Clue.id == Referral.clue_id).where(visible_to(staff))
+    stmt = referrals_visible_to(staff)
     wanted = request.args.get("status", "")
     if wanted in {s.value for s in ReferralStatus}:
         stmt = stmt.where(Referral.status == ReferralStatus(wanted))
@@ -54,7 +60,7 @@ def referrals() -> Response:
 
 def _scoped_referral(referral_id: int) -> Referral:
     referral = get_referral(referral_id)
-    ensure_visible(current_staff(), referral.clue)
+    ensure_referral_readable(current_staff(), referral)
     return referral
 
 

@@ -27,9 +27,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import aliased
 
-from app.clock import LOCAL_TZ, utcnow
+from app.clock import LOCAL_TZ, local_date, local_day_start, utcnow
 from app.extensions import db
-from app.org.models import Officer, Unit, subtree_ids
+from app.org.models import Officer, StaffAccount, Unit, subtree_ids
 from clues.models import (
     Appeal,
     AppealDecision,
@@ -42,6 +42,7 @@ from clues.models import (
     ReratingInvitation,
     Stage,
 )
+from clues.queries import knows_the_minute_under
 from clues.states import ClueStatus
 from evaluations.questionnaire import LEVELS, ClueCategory
 from stats.measures import period_bounds
@@ -154,8 +155,10 @@ def ledger_query(
     return stmt.where(visible) if visible is not None else stmt
 
 
-def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
-    """One row of LEDGER_COLUMNS per clue of `clue_ids`, oldest first; five queries."""
+def ledger_rows(clue_ids: sa.Select, reader: StaffAccount) -> Iterator[list[Any]]:
+    """One row of LEDGER_COLUMNS per clue of `clue_ids`, oldest first; five queries. When
+    the resident filed is given to the minute only where `reader` may know it
+    (clues.queries.knows_the_minute), else as the day."""
     now = utcnow()
     ids = clue_ids.scalar_subquery()
     stages: dict[int, dict[Stage, list[Any]]] = defaultdict(lambda: defaultdict(list))
@@ -209,6 +212,7 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
             Clue.reject_reason,
             Clue.self_verification_reason,
             concerned.name.label("unit_name"),
+            concerned.path.label("unit_path"),
             handling.name.label("handling_name"),
             Officer.name.label("officer_name"),
             Officer.staff_no,
@@ -228,8 +232,13 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
     for clue in clues:
         runs = stages.get(clue.id, {})
         stage_cells, rounds, extended = [], 0, 0
+        filed = clue.submitted_at
+        if not knows_the_minute_under(clue.unit_path, reader):
+            filed = local_day_start(local_date(filed))
         for stage, _ in LEDGER_STAGES:
             *cells, count, days = _stage_cells(runs.get(stage, []), now)
+            if stage is Stage.SCREENING and cells[0] is not None:
+                cells[0] = filed  # screening starts when the resident files
             stage_cells += cells
             if stage is Stage.VERIFICATION:
                 rounds, extended = count, days
@@ -246,7 +255,7 @@ def ledger_rows(clue_ids: sa.Select) -> Iterator[list[Any]]:
             clue.handling_name or "",
             clue.self_verification_reason,
             ClueStatus(clue.status).label,
-            clue.submitted_at,
+            filed,
             *stage_cells,
             rounds,
             extended,

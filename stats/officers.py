@@ -20,53 +20,26 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.org.models import Officer, Unit, subtree_ids
-from clues.models import Clue, Outcome
-from clues.states import ClueStatus
-from evaluations.models import Evaluation
-from stats.measures import BAD, SATISFIED, count_if, counted_ratings, period_bounds, rate
-from stats.overview import SUBSTANTIATED, UNDER_VERIFICATION
+from clues.rollups import OfficerClueDay
+from evaluations.rollups import OfficerRatingDay
+from stats.measures import rate
+from stats.rollups import period_by
+
+NO_RATINGS = {"evaluations": 0, "satisfied": 0, "bad": 0}
+NO_CLUES = {"received": 0, "substantiated": 0, "unfounded": 0, "under_verification": 0}
 
 
-def officer_summaries(*, start: date, end: date, root: Unit) -> list[dict[str, Any]]:
-    """One row per officer of root's subtree: rating and clue figures for start..end."""
-    since, until = period_bounds(start, end)
+def officer_summaries(
+    *, start: date, end: date, root: Unit, recused_officer_id: int | None = None
+) -> list[dict[str, Any]]:
+    """One row per officer of root's subtree: rating and clue figures for start..end.
+
+    The reader's own officer record (`recused_officer_id`) shows no clue figures: the accused
+    does not learn from a count that a clue about them exists (recusal)."""
     units = subtree_ids(root)
-    ratings = {
-        row.officer_id: row
-        for row in db.session.execute(
-            sa.select(
-                Evaluation.officer_id,
-                sa.func.count().label("evaluations"),
-                count_if(SATISFIED).label("satisfied"),
-                count_if(BAD).label("bad"),
-            )
-            .where(
-                counted_ratings(since, until),
-                Evaluation.officer_id.is_not(None),
-                Evaluation.unit_id.in_(units),
-            )
-            .group_by(Evaluation.officer_id)
-        )
-    }
-    closed = Clue.status == ClueStatus.CLOSED
-    clues = {
-        row.officer_id: row
-        for row in db.session.execute(
-            sa.select(
-                Clue.officer_id,
-                sa.func.count().label("received"),
-                count_if(sa.and_(closed, Clue.outcome.in_(SUBSTANTIATED))).label("substantiated"),
-                count_if(sa.and_(closed, Clue.outcome == Outcome.UNFOUNDED)).label("unfounded"),
-                count_if(Clue.status.in_(UNDER_VERIFICATION)).label("open"),
-            )
-            .where(
-                Clue.submitted_at.between(since, until),
-                Clue.officer_id.is_not(None),
-                Clue.unit_id.in_(units),
-            )
-            .group_by(Clue.officer_id)
-        )
-    }
+    period = {"start": start, "end": end, "units": units}
+    ratings = period_by(OfficerRatingDay.__table__, "officer_id", **period)
+    clues = period_by(OfficerClueDay.__table__, "officer_id", **period)
     officers = db.session.execute(
         sa.select(
             Officer.id,
@@ -86,8 +59,9 @@ def officer_summaries(*, start: date, end: date, root: Unit) -> list[dict[str, A
         rated, clued = ratings.get(officer.id), clues.get(officer.id)
         if not (officer.is_active or rated or clued):
             continue
-        evaluations = rated.evaluations if rated else 0
-        satisfied = int(rated.satisfied) if rated else 0
+        rated, clued = rated or NO_RATINGS, clued or NO_CLUES
+        if officer.id == recused_officer_id:
+            clued = dict.fromkeys(NO_CLUES)  # recusal: not even a count
         rows.append(
             {
                 "officer_id": officer.id,
@@ -97,14 +71,14 @@ def officer_summaries(*, start: date, end: date, root: Unit) -> list[dict[str, A
                 "unit_id": officer.unit_id,
                 "unit": officer.unit_name,
                 "is_active": officer.is_active,
-                "evaluations": evaluations,
-                "satisfied": satisfied,
-                "satisfaction_rate": rate(satisfied, evaluations),
-                "bad_ratings": int(rated.bad) if rated else 0,
-                "clues_received": clued.received if clued else 0,
-                "substantiated": int(clued.substantiated) if clued else 0,
-                "unfounded": int(clued.unfounded) if clued else 0,
-                "under_verification": int(clued.open) if clued else 0,
+                "evaluations": rated["evaluations"],
+                "satisfied": rated["satisfied"],
+                "satisfaction_rate": rate(rated["satisfied"], rated["evaluations"]),
+                "bad_ratings": rated["bad"],
+                "clues_received": clued["received"],
+                "substantiated": clued["substantiated"],
+                "unfounded": clued["unfounded"],
+                "under_verification": clued["under_verification"],
             }
         )
     return rows

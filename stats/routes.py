@@ -51,7 +51,7 @@ _FILE_DOC = {
 # ---------------------------------------------------------------- parameters
 
 
-def _period(query: PeriodQuery) -> tuple[date, date]:
+def period_of(query: PeriodQuery) -> tuple[date, date]:
     """from..to; `to` defaults to today and `from` to the first of `to`'s month."""
     end = query.to or local_date()
     start = query.from_ or end.replace(day=1)
@@ -65,7 +65,7 @@ def _period(query: PeriodQuery) -> tuple[date, date]:
     return start, end
 
 
-def _unit(unit_id: int | None) -> Unit:
+def unit_in_scope(unit_id: int | None) -> Unit:
     """The unit asked for (in the caller's scope), else the caller's own unit."""
     if unit_id is None:
         return current_staff().unit
@@ -123,8 +123,8 @@ def _file(spool: Any, mimetype: str, name: str) -> Response:
 @bp.doc(responses={404: "单位不存在"})
 def get_overview(query: PeriodQuery):
     """总体情况：评价、满意率、线索收到/交办/查实/查否/在核查、处理人数、按期办结率、回评与复核"""
-    start, end = _period(query)
-    return overview(start=start, end=end, root=_unit(query.unit_id))
+    start, end = period_of(query)
+    return overview(start=start, end=end, root=unit_in_scope(query.unit_id))
 
 
 @bp.get("/stats/ranking")
@@ -159,8 +159,8 @@ def get_ranking(query: RankingQuery):
 @bp.doc(responses={404: "单位不存在"})
 def get_officers(query: PeriodQuery):
     """人员评价汇总：每名工作人员的评价数、满意率、差评数、被反映线索及查实数（不含群众个人信息）"""
-    start, end = _period(query)
-    unit = _unit(query.unit_id)
+    start, end = period_of(query)
+    unit = unit_in_scope(query.unit_id)
     return {
         "start": start,
         "end": end,
@@ -175,8 +175,8 @@ def get_officers(query: PeriodQuery):
 
 
 def _ledger(query: PeriodQuery, fmt: str) -> Response:
-    start, end = _period(query)
-    unit = _unit(query.unit_id)
+    start, end = period_of(query)
+    unit = unit_in_scope(query.unit_id)
     staff = current_staff()
     clue_ids = exports.ledger_query(start=start, end=end, root=unit, visible=visible_to(staff))
     rows = exports.ledger_rows(clue_ids, staff)

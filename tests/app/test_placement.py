@@ -353,3 +353,74 @@ def test_create_staff_command_links_the_officer_by_number(app, runner, client):
     assert misplaced.exit_code != 0
     assert "「系统管理员」账号只能设在政法委单位" in misplaced.output
     assert _staff_count(app) == 1
+
+
+def _sheet(tmp_path, rows: list[list[str]], name: str = "staff.csv"):
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        from openpyxl import Workbook
+
+        book = Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(path)
+    else:
+        path.write_text("\n".join(",".join(row) for row in rows), encoding="utf-8-sig")
+    return path
+
+
+def test_staff_import_creates_links_relinks_and_unlinks_all_or_nothing(app, runner, tmp_path):
+    city = make_city(app)
+    station = city["station_a"].code
+    wang = make_officer(app, city["station_a"], name="王强", staff_no="032001")
+    zhao = make_officer(app, city["station_a"], name="赵敏", staff_no="032002")
+    header = ["用户名", "姓名", "角色", "单位编码", "警号/工号"]
+    good = _sheet(
+        tmp_path,
+        [
+            header,
+            ["wangqiang", "王强", "核查", station, "032001"],
+            ["screen1", "审核甲", "screener", city["city"].code, ""],
+        ],
+        "staff.xlsx",
+    )
+    out = tmp_path / "passwords.csv"
+    result = runner.invoke(args=["staff", "import", str(good), "--passwords-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "第 2 行 wangqiang：新增，关联人员 王强（032001）" in result.output
+    assert "共新增 2 个、更新 0 个账号。" in result.output
+    passwords = dict(line.split(",") for line in out.read_text(encoding="utf-8").splitlines()[1:])
+    assert (
+        set(passwords) == {"wangqiang", "screen1"} and passwords["wangqiang"] not in result.output
+    )
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    with app.app_context():
+        account = db.session.scalar(
+            sa.select(StaffAccount).where(StaffAccount.username == "wangqiang")
+        )
+    assert account.officer_id == wang.id and _links(app, account.id) == [(None, wang.id)]
+
+    # One bad row (an admin at a station, an unknown number): nothing changes, each row named.
+    bad = _sheet(
+        tmp_path,
+        [
+            header,
+            ["wangqiang", "王强", "verifier", station, "032002"],
+            ["boss", "站长", "admin", station, ""],
+            ["ghost", "无名", "verifier", station, "099999"],
+        ],
+    )
+    refused = runner.invoke(args=["staff", "import", str(bad)])
+    assert refused.exit_code != 0
+    assert "未导入任何账号" in refused.output
+    assert "第 3 行：「系统管理员」账号只能设在政法委单位" in refused.output
+    assert "第 4 行：甲区派出所没有警号/工号为 099999 的人员" in refused.output
+    assert _staff_count(app) == 2 and _links(app, account.id) == [(None, wang.id)]
+
+    # Relink, then unlink with an empty cell: each change is an audit row.
+    for number, expected in (("032002", zhao.id), ("", None)):
+        sheet = _sheet(tmp_path, [header, ["wangqiang", "王强", "verifier", station, number]])
+        done = runner.invoke(args=["staff", "import", str(sheet)])
+        assert done.exit_code == 0, done.output
+        assert "更新" in done.output
+    assert _links(app, account.id) == [(None, wang.id), (wang.id, zhao.id), (zhao.id, None)]
