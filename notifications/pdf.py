@@ -41,7 +41,7 @@ from notifications.models import Letter, LetterKind
 from notifications.wording import chinese_date
 from qr.fonts import FontNotFound, find_cjk_font
 
-__all__ = ["FontNotFound", "render_letter_pdf", "wrap_lines"]
+__all__ = ["FontNotFound", "render_letter_pdf", "render_report_pdf", "wrap_lines"]
 
 FONT = "cjk"
 PT_PER_MM = 72 / 25.4
@@ -662,4 +662,54 @@ def render_letter_pdf(letter: Letter, *, font_path: str | None = None) -> bytes:
     if facts.signature:
         writer.signature(*facts.signature)
     writer.closing_block(_closing_items(facts))
+    return bytes(pdf.output())
+
+
+# ---------------------------------------------------------------- reports (每日要情)
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    headings: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    widths_mm: Sequence[float]  # summing to at most the text block (156 mm)
+    aligns: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    heading: str
+    paragraphs: Sequence[str] = ()
+    table: ReportTable | None = None
+
+
+def render_report_pdf(
+    *,
+    title: str,
+    subtitle: str,
+    issuer: str,
+    sections: Sequence[ReportSection],
+    issued_at: datetime,
+    font_path: str | None = None,
+) -> bytes:
+    """A report that is not a numbered letter (the daily brief), on the same A4 grid with
+    the same font, headings, tables and signature as the letters."""
+    pdf = _Pdf(_font(font_path), letter_format=False)
+    pdf.set_title(title)
+    pdf.set_author(issuer)
+    pdf.set_creator("评议 Pingyi")
+    pdf.set_lang("zh-CN")
+    pdf.set_creation_date(issued_at)
+    pdf.add_page()
+    writer = _Writer(pdf)
+    writer.title(title)
+    writer.paragraph(subtitle, align="C", justify=False, size=SMALL_PT, leading=SMALL_PT * 1.8)
+    for section in sections:
+        writer.heading(section.heading)
+        for text in section.paragraphs:
+            writer.paragraph(text)
+        if section.table is not None:
+            table = section.table
+            writer.table(table.headings, table.rows, table.widths_mm, table.aligns)
+    writer.signature(issuer, chinese_date(local_date(issued_at)))
     return bytes(pdf.output())
