@@ -98,3 +98,28 @@ def raise_warnings(
     db.session.add_all(raised)
     db.session.flush()
     return raised
+
+
+def counted_clues(warning: ClueWarning) -> sa.Select[tuple[Clue]]:
+    """The clues a warning counted: about its target within its window up to when it was
+    raised; for a repeat warning, only those of the same reporter as the warning's clue."""
+    target = (
+        Clue.officer_id == warning.officer_id
+        if warning.officer_id is not None
+        else Clue.unit_id == warning.unit_id
+    )
+    stmt = sa.select(Clue).where(
+        target,
+        Clue.submitted_at >= warning.created_at - timedelta(days=warning.window_days),
+        Clue.submitted_at <= warning.created_at,
+    )
+    if warning.kind == "repeat":
+        reporter = (
+            sa.select(ClueReporter.resident_id)
+            .where(ClueReporter.clue_id == warning.clue_id)
+            .scalar_subquery()
+        )
+        stmt = stmt.join(ClueReporter, ClueReporter.clue_id == Clue.id).where(
+            ClueReporter.resident_id == reporter
+        )
+    return stmt.order_by(Clue.submitted_at, Clue.id)
