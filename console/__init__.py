@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
         account,
         clues,
         dashboard,
+        desks,
         letters,
         listing,
         qr,

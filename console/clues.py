@@ -31,6 +31,7 @@ from clues.models import (
 )
 from clues.states import Action, ClueStatus, role_label
 from console.clue_context import carrying_rating, linked_clues, reratings
+from console.desks import letters_awaiting_answer, returned_reports
 from console.forms import FormError, api_error_fields, describe, parse
 from console.listing import filter_choices, list_request, scope_units, sorted_list
 from console.web import (
@@ -138,7 +139,16 @@ def verification() -> Response:
         )
     ).all()
     pending = queries.pending_extension_ids([c.id for c in active])
-    return page("verification.html", active=active, reviewing=reviewing, pending_extensions=pending)
+    letters = letters_awaiting_answer(staff)
+    return page(
+        "verification.html",
+        active=active,
+        reviewing=reviewing,
+        pending_extensions=pending,
+        returned=returned_reports([c.id for c in active]),
+        letters=letters,
+        letter_of={letter.clue_id: letter for letter in letters if letter.clue_id is not None},
+    )
 
 
 @bp.get("/review")
@@ -169,6 +179,7 @@ def review() -> Response:
     ).all()
     return page(
         "review.html",
+        letters=letters_awaiting_answer(staff),
         reviewing=reviewing,
         reports=reports,
         extensions=extensions,

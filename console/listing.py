@@ -165,16 +165,24 @@ def clues_export() -> Response:
 @bp.post("/queue/batch")
 @console_view(Role.SCREENER, Role.ADMIN)
 def queue_batch() -> Response:
-    """Accept, or assign, the ticked clues one by one through the catalogue; each succeeds or
-    fails on its own (a savepoint each) and the page says which failed and why."""
-    staff = current_staff()
+    """Accept, or assign, the ticked clues."""
     form = request.form
     back = safe_next(form.get("next"), url_for("console.queue"))
     action = _enum(Action, form.get("action"))
-    ids = [int(raw) for raw in form.getlist("clue_id") if raw.isdecimal()][:MAX_BATCH]
-    if action not in (Action.ACCEPT, Action.ASSIGN) or not ids:
-        flash("请先勾选线索并选择要办理的操作。", "error")
+    if action not in (Action.ACCEPT, Action.ASSIGN):
+        flash("请选择要办理的操作。", "error")
         return see_other(back)
+    run_batch(current_staff(), action, form)
+    return see_other(back)
+
+
+def run_batch(staff: StaffAccount, action: Action, form: MultiDict[str, str]) -> None:
+    """Act on the ticked clues one by one through the catalogue; each succeeds or fails on
+    its own (a savepoint each) and the flashed lines say which failed and why."""
+    ids = [int(raw) for raw in form.getlist("clue_id") if raw.isdecimal()][:MAX_BATCH]
+    if not ids:
+        flash("请先勾选线索。", "error")
+        return
     done, failed = [], []
     for clue_id in ids:
         clue = db.session.get(Clue, clue_id)
@@ -191,7 +199,6 @@ def queue_batch() -> Response:
         flash(f"{CATALOGUE[action].done}（{len(done)} 条）：{'、'.join(done)}", "ok")
     if failed:
         flash(f"{len(failed)} 条未能办理——" + "；".join(failed), "error")
-    return see_other(back)
 
 
 def _batch_body(action: Action, clue: Clue, form: MultiDict[str, str]) -> Any:

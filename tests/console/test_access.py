@@ -45,6 +45,7 @@ PAGES: dict[str, frozenset[Role]] = {
 FORMS: dict[str, frozenset[Role]] = {
     "/console/logout": ALL,
     "/console/queue/batch": frozenset({Role.SCREENER, Role.ADMIN}),
+    "/console/review/batch": frozenset({Role.SUPERIOR}),
     "/console/inbox/<int:item_id>/open": ALL,
     "/console/inbox/read-all": ALL,
     "/console/password": ALL,
