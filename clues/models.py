@@ -24,6 +24,8 @@ class ClueSource(LabelledEnum):
     DIRECT = "direct", "群众直接反映"
     SURVEY = "survey", "民意测评"
     CASE_REVIEW = "case_review", "案件评查"
+    PETITION = "petition", "信访"  # registered by staff from a petition
+    GRID = "grid", "网格员"  # found by a grid worker going door to door
 
 
 class Outcome(LabelledEnum):
@@ -49,6 +51,7 @@ class Stage(LabelledEnum):
     VERIFICATION = "verification", "核查"
     REVIEW = "review", "上级审核"
     APPEAL = "appeal", "复核申请"
+    FORWARDED = "forwarded", "12345 办理"  # the forwarding unit follows the platform up
 
 
 class ReporterIdentity(LabelledEnum):
@@ -136,6 +139,9 @@ class Clue(db.Model):
     rejected_at: Mapped[datetime | None]
     merged_at: Mapped[datetime | None]
     forwarded_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    # The 12345 platform's own case number, from its answer to the forward (or its callback).
+    hotline_case_no: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="joined")
@@ -316,6 +322,9 @@ class Referral(db.Model):
     referred_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
     received_at: Mapped[datetime | None]
+    # Deadlines of the liaison's two steps (working days, swept like every stage).
+    receive_due_at: Mapped[datetime | None]
+    conclude_due_at: Mapped[datetime | None]
     concluded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_accounts.id"))
     concluded_at: Mapped[datetime | None]
     persons_handled: Mapped[int | None]

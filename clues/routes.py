@@ -142,9 +142,12 @@ def clue_duplicates(clue_id: int):
 @bp.output(ClueOut, status_code=201)
 @bp.doc(responses={404: "单位或人员不存在"})
 def register_clue(body: ClueRegisterIn):
-    """登记民意测评、案件评查等来源的线索"""
+    """登记民意测评、案件评查、信访、网格员等来源的线索（留有手机号的，办结后回访）"""
     if body.source in (ClueSource.EVALUATION, ClueSource.DIRECT):
-        raise Invalid({"source": "只能是 survey 或 case_review"}, "群众反映的线索由群众自己提交")
+        raise Invalid(
+            {"source": "只能是 survey、case_review、petition 或 grid"},
+            "群众反映的线索由群众自己提交",
+        )
     unit = org_service.get_unit(body.unit_id)
     from app.auth import ensure_in_scope
 
@@ -158,7 +161,9 @@ def register_clue(body: ClueRegisterIn):
         unit=unit,
         officer=officer,
         description=body.description,
-        reporter=service.ReporterIn(None, "anonymous"),
+        reporter=service.ReporterIn(
+            None, "confidential" if body.phone else "anonymous", body.phone, body.sms_consent
+        ),
     )
     db.session.commit()
     return queries.staff_detail(clue, current_staff())

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from app.schemas import Day, Id, Page, PageQuery, Schema, StrictId
 from clues.models import ClueSource, Outcome, RejectReason
 from clues.states import ClueStatus
 from evaluations.questionnaire import ClueCategory
-from evaluations.schemas import ClueIn
+from evaluations.schemas import PHONE, ClueIn
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
@@ -214,6 +214,33 @@ class AssignIn(Schema):
     )
 
 
+class ReassignIn(Schema):
+    unit_id: StrictId = Field(description="改派给的核查单位（须在本人管辖范围内）")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="改派理由"
+    )
+    days: StrictInt | None = Field(
+        None, ge=1, le=90, description="新的核查期限（工作日）；不填按类别默认"
+    )
+    assignee_id: StrictId | None = Field(None, description="指定承办的核查人员")
+    self_verification_reason: Note = Field(
+        "", description="作风、廉洁、执法不公类线索改派被反映单位（或其下级）自查时必填"
+    )
+
+
+class SendBackIn(Schema):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="为什么不应由本单位核查（审核交办人员据此重新交办）"
+    )
+
+
+class ReopenIn(Schema):
+    note: Note = ""
+    unit_id: StrictId | None = Field(
+        None, description="重新核查的单位；不填由原核查单位办理（12345 办结的交被反映单位）"
+    )
+
+
 class ReportIn(Schema):
     outcome: Outcome
     findings: Text
@@ -241,11 +268,27 @@ class UpholdIn(Schema):
 
 
 class ClueRegisterIn(Schema):
-    source: ClueSource = Field(description="survey 民意测评；case_review 案件评查")
+    source: ClueSource = Field(
+        description="survey 民意测评；case_review 案件评查；petition 信访；grid 网格员"
+    )
     category: ClueCategory
     unit_id: StrictId
     officer_id: StrictId | None = None
     description: Annotated[str, StringConstraints(min_length=5, max_length=5000)]
+    phone: Annotated[str, StringConstraints(pattern=PHONE)] | None = Field(
+        None,
+        description="反映人的手机号（信访人、网格员转来的群众）：实名保密，加密保存；"
+        "办结后由审核人员回访",
+    )
+    sms_consent: StrictBool = Field(
+        False, description="反映人另行同意接收办理进度短信（此时以短信邀请回评，未回评再回访）"
+    )
+
+    @model_validator(mode="after")
+    def _consent_needs_a_phone(self) -> ClueRegisterIn:
+        if self.sms_consent and not self.phone:
+            raise ValueError("同意接收短信须填写手机号")
+        return self
 
 
 # ---------------------------------------------------------------- residents

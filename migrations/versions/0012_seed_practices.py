@@ -1,10 +1,17 @@
 """the seed's practices: bad-rating rectification, callbacks, briefs, interviews (issue 17)
 
+Also the clue sources 信访 (petition) and 网格员 (grid): the CHECK constraint of clues.source
+only widens. On SQLite the stored table definition is edited in place (SQLite's documented
+procedure for changing a CHECK constraint), as 0011 does, because copying `clues` in batch
+mode would trip the foreign keys of every table that refers to it.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04 07:10:00.000000
 
 """
+import re
+
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -18,6 +25,9 @@ depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 JSONType = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
+OLD_SOURCES = ('evaluation', 'direct', 'survey', 'case_review')
+NEW_SOURCES = (*OLD_SOURCES, 'petition', 'grid')
+SOURCE_CHECK = 'ck_clues_clue_source'
 CALLBACK_RESULTS = ('satisfied', 'basically_satisfied', 'unsatisfied', 'unreachable')
 
 
@@ -30,7 +40,38 @@ def _callback_result(nullable):
     )
 
 
+def _sqlite_replace_check(table, name, condition):
+    """Rewrite one CHECK constraint inside SQLite's stored CREATE TABLE statement."""
+    bind = op.get_bind()
+    sql = bind.execute(
+        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+        {"name": table},
+    ).scalar_one()
+    pattern = re.compile(rf'(CONSTRAINT\s+"?{name}"?\s+CHECK\s*)\((?:[^()]|\([^()]*\))*\)')
+    if not pattern.search(sql):
+        raise RuntimeError(f"CHECK constraint {name} not found on {table}")
+    new_sql = pattern.sub(lambda m: f"{m.group(1)}({condition})", sql, count=1)
+    version = bind.execute(sa.text("PRAGMA schema_version")).scalar_one()
+    bind.execute(sa.text("PRAGMA writable_schema = ON"))
+    bind.execute(
+        sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :name"),
+        {"sql": new_sql, "name": table},
+    )
+    bind.execute(sa.text(f"PRAGMA schema_version = {int(version) + 1}"))
+    bind.execute(sa.text("PRAGMA writable_schema = OFF"))
+
+
+def _sources(values):
+    condition = f"source IN ({', '.join(repr(value) for value in values)})"
+    if op.get_bind().dialect.name == 'sqlite':
+        _sqlite_replace_check('clues', SOURCE_CHECK, condition)
+    else:
+        op.drop_constraint(op.f(SOURCE_CHECK), 'clues', type_='check')
+        op.create_check_constraint(op.f(SOURCE_CHECK), 'clues', condition)
+
+
 def upgrade():
+    _sources(NEW_SOURCES)
     op.create_table('clue_callbacks',
     sa.Column('id', BigId, nullable=False),
     sa.Column('clue_id', BigId, nullable=False),
@@ -107,6 +148,8 @@ def upgrade():
 
 
 def downgrade():
+    op.execute("UPDATE clues SET source = 'case_review' WHERE source IN ('petition', 'grid')")
+    _sources(OLD_SOURCES)
     op.drop_table('daily_briefs')
     op.drop_table('clue_public_summaries')
     op.drop_index(op.f('ix_interviews_unit_id'), table_name='interviews')
