@@ -171,6 +171,11 @@ class Config:
     SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "10"))
     SCHEDULER_RENEW_SECONDS = float(os.environ.get("SCHEDULER_RENEW_SECONDS", "2"))
 
+    # /metrics (app/metrics.py): readable from these networks (comma-separated CIDRs), or from
+    # anywhere with `Authorization: Bearer <METRICS_TOKEN>`; everyone else gets 403.
+    METRICS_ALLOWED_NETWORKS = os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+
     # Outbox delivery: leases, retries with exponential backoff and jitter, dead letters.
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
     OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)

@@ -29,9 +29,12 @@ from clues.schemas import (
     ExtensionIn,
     MergeIn,
     NoteIn,
+    ReassignIn,
     RejectIn,
+    ReopenIn,
     ReportIn,
     ReturnIn,
+    SendBackIn,
     UpholdIn,
 )
 from clues.states import ACTORS_OF, TRANSITIONS, Action, transition_refusal
@@ -77,6 +80,24 @@ def _assign(clue: Clue, staff: StaffAccount, body: AssignIn) -> object:
         note=body.note,
         self_verification_reason=body.self_verification_reason,
     )
+
+
+def _reassign(clue: Clue, staff: StaffAccount, body: ReassignIn) -> object:
+    assignee = org_service.get_staff(body.assignee_id) if body.assignee_id else None
+    return service.reassign_clue(
+        clue,
+        staff=staff,
+        unit=org_service.get_unit(body.unit_id),
+        reason=body.reason,
+        days=body.days,
+        assignee=assignee,
+        self_verification_reason=body.self_verification_reason,
+    )
+
+
+def _reopen(clue: Clue, staff: StaffAccount, body: ReopenIn) -> object:
+    unit = org_service.get_unit(body.unit_id) if body.unit_id else None
+    return service.reopen_clue(clue, staff=staff, note=body.note, unit=unit)
 
 
 def _verifier_then(extra: Guard | None = None) -> Guard:
@@ -127,6 +148,21 @@ def _entries() -> list[ClueAction]:
             _assign,
             "期限按工作日计算；不填按问题类别的默认期限。",
             "已交办。",
+        ),
+        ClueAction(
+            Action.REASSIGN,
+            ReassignIn,
+            _reassign,
+            "改由另一个核查单位或承办人办理，须说明理由；核查期限重新计算。",
+            "已改派。",
+        ),
+        ClueAction(
+            Action.SEND_BACK,
+            SendBackIn,
+            lambda c, st, b: s.send_back_clue(c, staff=st, reason=b.reason),
+            "不属于本单位核查的，说明理由退回审核交办人员重新交办。",
+            "已退回审核交办人员重新交办。",
+            guard=_verifier_then(),
         ),
         ClueAction(
             Action.START,
@@ -184,8 +220,8 @@ def _entries() -> list[ClueAction]:
         ),
         ClueAction(
             Action.REOPEN,
-            NoteIn,
-            lambda c, st, b: s.reopen_clue(c, staff=st, note=b.note),
+            ReopenIn,
+            _reopen,
             "群众申请复核：决定重新核查，线索回到核查环节。",
             "已决定重新核查。",
         ),

@@ -312,6 +312,14 @@ def ensure_referral_readable(staff: StaffAccount, referral: Referral) -> None:
         )
 
 
+def read_referral(referral_id: int, *, staff: StaffAccount) -> Referral:
+    """The referral with its dossier for `staff`, if readable; the read goes on the trail."""
+    referral = get_referral(referral_id)
+    ensure_referral_readable(staff, referral)
+    _audit_read(referral)
+    return referral
+
+
 def _visible_referral(referral_id: int, **_: object) -> None:
     """Scope of /referrals/{id}: see ensure_referral_readable."""
     ensure_referral_readable(current_staff(), get_referral(referral_id))

@@ -26,6 +26,7 @@ class ClueStatus(LabelledEnum):
     REJECTED = "rejected", "不予受理"
     MERGED = "merged", "已并案"
     FORWARDED = "forwarded", "已转 12345"
+    WITHDRAWN = "withdrawn", "已撤回"
 
 
 # Statuses in which the clue is still being handled (deadlines run, sweeps look at them).
@@ -48,6 +49,8 @@ class Action(LabelledEnum):
     MERGE = "merge", "并案"
     FORWARD_12345 = "forward_12345", "转 12345"
     ASSIGN = "assign", "交办"
+    REASSIGN = "reassign", "改派"
+    SEND_BACK = "send_back", "退回交办"
     START = "start", "开始核查"
     SUBMIT_REPORT = "submit_report", "提交核查报告"
     APPROVE = "approve", "审核通过"
@@ -60,6 +63,7 @@ class Action(LabelledEnum):
     REFER = "refer", "移交纪检"
     APPEAL = "appeal", "群众申请复核"
     CLOSE_12345 = "close_12345", "12345 办结"
+    WITHDRAW = "withdraw", "群众撤回"
 
 
 class Actor(LabelledEnum):
@@ -90,7 +94,13 @@ TRANSITIONS: dict[tuple[ClueStatus, Action, Actor], ClueStatus] = {
     (S.SUBMITTED, A.REJECT, R.SCREENER): S.REJECTED,
     (S.SUBMITTED, A.MERGE, R.SCREENER): S.MERGED,
     (S.SUBMITTED, A.FORWARD_12345, R.SCREENER): S.FORWARDED,
+    (S.SUBMITTED, A.WITHDRAW, R.RESIDENT): S.WITHDRAWN,
+    (S.ACCEPTED, A.REJECT, R.SCREENER): S.REJECTED,
     (S.ACCEPTED, A.ASSIGN, R.SCREENER): S.ASSIGNED,
+    (S.ASSIGNED, A.REASSIGN, R.SCREENER): S.ASSIGNED,
+    (S.VERIFYING, A.REASSIGN, R.SCREENER): S.ASSIGNED,
+    (S.ASSIGNED, A.SEND_BACK, R.VERIFIER): S.ACCEPTED,
+    (S.VERIFYING, A.SEND_BACK, R.VERIFIER): S.ACCEPTED,
     (S.ASSIGNED, A.START, R.VERIFIER): S.VERIFYING,
     (S.VERIFYING, A.SUBMIT_REPORT, R.VERIFIER): S.REVIEWING,
     (S.VERIFYING, A.REQUEST_EXTENSION, R.VERIFIER): S.VERIFYING,

@@ -30,12 +30,15 @@ def notify_staff(
     clue_id: int | None = None,
     letter_id: int | None = None,
     referral_id: int | None = None,
+    exact: bool = False,
 ) -> int:
-    """Put a message in the inbox of each matching staff member (once per dedupe key)."""
+    """Put a message in the inbox of each matching staff member (once per dedupe key): staff
+    whose scope covers `unit`, or with `exact` only those sitting at `unit` itself."""
+    units = [unit.id] if exact else ancestor_ids(unit.path)
     recipients = sa.select(StaffAccount.id).where(
         StaffAccount.role.in_(roles),
         StaffAccount.is_active,
-        StaffAccount.unit_id.in_(ancestor_ids(unit.path)),
+        StaffAccount.unit_id.in_(units),
     )
     if clue_id is not None:  # the accused officer is never told of the clue about them
         accused = sa.select(Clue.officer_id).where(Clue.id == clue_id).scalar_subquery()

@@ -9,6 +9,8 @@ and the second one sees what the first issued.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -21,10 +23,10 @@ from app.clock import local_date, utcnow
 from app.db import upsert_insert
 from app.errors import Conflict, NotFound, OutOfScope
 from app.extensions import db
-from app.org.models import Role, StaffAccount, root_unit, subtree_ids
+from app.org.models import Role, StaffAccount, Unit, ancestor_ids, root_unit, subtree_ids
 from clues.models import Clue
 from notifications.inbox import notify_staff
-from notifications.models import Letter, LetterKind, SerialCounter
+from notifications.models import InboxItem, Letter, LetterKind, SerialCounter
 from notifications.wording import chinese_date, render, render_titled
 
 
@@ -174,6 +176,62 @@ def split_signature(body: str) -> tuple[list[str], tuple[str, str] | None]:
     if len(lines) >= 3 and lines[-3] == "" and _DATE_LINE.match(lines[-1].strip()):
         return lines[:-3], (lines[-2].strip(), lines[-1].strip())
     return lines, None
+
+
+# ---------------------------------------------------------------- inbox copies
+
+
+def fan_out(letters: Iterable[Issued], *, roles: tuple[Role, ...], kind: str, title: str) -> int:
+    """Inbox items for the staff covering each letter's unit, in two statements; `title` is
+    the template of the item's title."""
+    letters = [letter for letter in letters if letter.unit_id is not None]
+    if not letters:
+        return 0
+    units = db.session.scalars(
+        sa.select(Unit).where(Unit.id.in_({letter.unit_id for letter in letters}))
+    )
+    ancestors = {unit.id: ancestor_ids(unit.path) for unit in units}
+    staff_by_unit: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for staff_id, unit_id, officer_id in db.session.execute(
+        sa.select(StaffAccount.id, StaffAccount.unit_id, StaffAccount.officer_id).where(
+            StaffAccount.role.in_(roles), StaffAccount.is_active
+        )
+    ):
+        staff_by_unit[unit_id].append((staff_id, officer_id))
+    accused = _accused_officers({letter.clue_id for letter in letters} - {None})
+    rows = [
+        {
+            "staff_id": staff_id,
+            "kind": kind,
+            "title": render(title, serial=letter.serial)[:200],
+            "body": letter.body[:500],
+            "clue_id": letter.clue_id,
+            "letter_id": letter.id,
+            "dedupe_key": f"letter:{letter.id}",
+            "created_at": letter.issued_at,
+        }
+        for letter in letters
+        for unit_id in ancestors[letter.unit_id]
+        for staff_id, officer_id in staff_by_unit.get(unit_id, [])
+        # The accused officer is never sent a letter naming the clue about them.
+        if officer_id is None or accused.get(letter.clue_id) != officer_id
+    ]
+    if rows:
+        db.session.execute(sa.insert(InboxItem), rows)
+    return len(rows)
+
+
+def _accused_officers(clue_ids: set[int]) -> dict[int, int]:
+    """The officer each of these clues is about, where it names one."""
+    if not clue_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            sa.select(Clue.id, Clue.officer_id).where(
+                Clue.id.in_(clue_ids), Clue.officer_id.is_not(None)
+            )
+        ).all()
+    )
 
 
 # ---------------------------------------------------------------- answering

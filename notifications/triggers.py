@@ -43,6 +43,8 @@ SMS_MESSAGES = {
 # the template inbox/clue_<action>.txt.
 STAFF_MESSAGES: dict[Action, tuple[tuple[Role, ...], str]] = {
     Action.ASSIGN: ((Role.VERIFIER,), "assigned"),
+    Action.REASSIGN: ((Role.VERIFIER,), "assigned"),
+    Action.SEND_BACK: ((Role.SCREENER,), "clue"),
     Action.SUBMIT_REPORT: ((Role.SUPERIOR,), "assigned"),
     Action.REQUEST_EXTENSION: ((Role.SUPERIOR,), "assigned"),
     Action.APPROVE_EXTENSION: ((Role.VERIFIER,), "assigned"),

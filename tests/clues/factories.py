@@ -241,6 +241,13 @@ class Cast:
             self.step(self.screener, clue.id, "merge", to="merged", master_id=master.id)
         elif status == "forwarded":
             self.step(self.screener, clue.id, "forward_12345", to="forwarded")
+        elif status == "withdrawn":
+            response = self.client.post(
+                f"/api/v1/me/clues/{clue.tracking_no}/withdraw",
+                headers=resident or self.resident,
+                json={"reason": "问题已经自行解决"},
+            )
+            assert response.json["status"] == "withdrawn", response.json
         elif status != "submitted":
             for who, action, to, body in self.path_to_closed(report):
                 self.step(who, clue.id, action, to=to, **body)

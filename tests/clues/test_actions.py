@@ -101,6 +101,8 @@ def _body(cast: Cast, action: Action) -> dict[str, Any]:
         body["master_id"] = cast.file(description="另一位群众反映同一窗口推诿").id
     if action is Action.ASSIGN:
         body["unit_id"] = cast.units["station_a"].id
+    if action is Action.REASSIGN:
+        body["unit_id"] = cast.units["court_a"].id
     return body
 
 
@@ -136,6 +138,7 @@ def test_a_disabled_button_says_why_in_the_console(cast):
     clue = _with_pending_extension(cast)
     offers = cast.detail(clue.id, cast.verifier)["available_actions"]
     assert offers == [
+        {"action": "send_back", "label": "退回交办", "enabled": True, "reason": ""},
         {"action": "submit_report", "label": "提交核查报告", "enabled": True, "reason": ""},
         {
             "action": "request_extension",

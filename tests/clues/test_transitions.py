@@ -63,6 +63,8 @@ BODIES: dict[Action, dict[str, Any]] = {
     Action.MERGE: {},  # master_id: a second clue, filled in by the test
     Action.FORWARD_12345: {},
     Action.ASSIGN: {},  # unit_id: station A, filled in by the test
+    Action.REASSIGN: {"reason": "涉及审判执行，改由法院核查"},  # unit_id: court A, by the test
+    Action.SEND_BACK: {"reason": "反映的是法院执行问题，不属于本单位职责"},
     Action.START: {},
     Action.SUBMIT_REPORT: REPORT,
     Action.APPROVE: {"note": "同意"},
@@ -75,6 +77,7 @@ BODIES: dict[Action, dict[str, Any]] = {
     Action.REFER: {"note": "涉嫌违纪，移交纪检"},
     Action.APPEAL: {"reason": "处理结果不公正，要求复核"},
     Action.CLOSE_12345: {"result": "12345 已协调社区解决"},
+    Action.WITHDRAW: {"reason": "问题已经自行解决"},
 }
 
 
@@ -125,6 +128,9 @@ def _through_the_service(
                     Action.REQUEST_EXTENSION: lambda: service.request_extension(
                         row, staff=staff, days=body["days"], reason=body["reason"]
                     ),
+                    Action.SEND_BACK: lambda: service.send_back_clue(
+                        row, staff=staff, reason=body["reason"]
+                    ),
                 }[action]
                 perform()
             db.session.commit()
@@ -143,9 +149,9 @@ def _attempt(
 ) -> tuple[int, dict[str, Any]]:
     if action is Action.CLOSE_12345:
         return _through_the_service(cast, clue, action, actor, body)
-    if action is Action.APPEAL:
+    if action in (Action.APPEAL, Action.WITHDRAW):
         response = cast.client.post(
-            f"/api/v1/me/clues/{clue.tracking_no}/appeal", headers=cast.resident, json=body
+            f"/api/v1/me/clues/{clue.tracking_no}/{action.value}", headers=cast.resident, json=body
         )
     else:
         response = cast.act(_staff(cast, actor), clue.id, action.value, **body)
@@ -159,6 +165,7 @@ UNASSIGNED = {
     ClueStatus.REJECTED,
     ClueStatus.MERGED,
     ClueStatus.FORWARDED,
+    ClueStatus.WITHDRAWN,
 }
 
 
@@ -175,6 +182,8 @@ def test_every_status_action_pair(world, status, action, actor):
         body["master_id"] = world.merge_master().id
     if action is Action.ASSIGN:
         body["unit_id"] = cast.units["station_a"].id
+    if action is Action.REASSIGN:
+        body["unit_id"] = cast.units["court_a"].id
     if (
         action in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION)
         and status is ClueStatus.VERIFYING
@@ -219,7 +228,7 @@ def test_every_status_action_pair(world, status, action, actor):
     assert cast.events(clue.id) == events_before
 
 
-STAFF_ACTIONS = [a for a in Action if a not in (Action.APPEAL, Action.CLOSE_12345)]
+STAFF_ACTIONS = [a for a in Action if a not in (Action.APPEAL, Action.CLOSE_12345, Action.WITHDRAW)]
 # Where each staff action is allowed, so that only the role stands in the way.
 ALLOWED_FROM = {
     action: next(s for (s, a, _) in TRANSITIONS if a == action) for action in STAFF_ACTIONS
@@ -237,6 +246,8 @@ def test_a_role_the_action_never_serves_is_refused_with_403(world, action):
         body["master_id"] = world.merge_master().id
     if action is Action.ASSIGN:
         body["unit_id"] = cast.units["station_a"].id
+    if action is Action.REASSIGN:
+        body["unit_id"] = cast.units["court_a"].id
     if action in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION):
         cast.step(
             cast.verifier,

@@ -103,7 +103,9 @@ def test_unanswered_supervision_escalates_to_the_supervising_organ_once(app, cli
     supervision = letters(app, LetterKind.SUPERVISION)[0]
     # Answered letters do not escalate; unanswered ones do, once, to the parent unit.
     assert sweep(app, supervision.response_due_at - timedelta(minutes=1))["escalations"] == 0
-    late = supervision.response_due_at + timedelta(minutes=1)
+    # Due at the end of Friday 27 Nov: escalated on the first working day after, Monday.
+    assert sweep(app, supervision.response_due_at + timedelta(minutes=1))["escalations"] == 0
+    late = supervision.response_due_at + timedelta(days=2, hours=10)
     assert sweep(app, late)["escalations"] == 1
     assert sweep(app, late + timedelta(days=1))["escalations"] == 0
     escalation = letters(app, LetterKind.ESCALATION)
