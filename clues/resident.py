@@ -28,6 +28,7 @@ NEXT_STEPS = {
     ClueStatus.APPEALED: "上级机关正在复核，将决定重新核查或维持原结论。",
     ClueStatus.REJECTED: "不予受理，原因见下方答复。如有新的情况，可以重新反映。",
     ClueStatus.FORWARDED: "已转 12345 政务服务便民热线办理，办理结果会显示在这里。",
+    ClueStatus.WITHDRAWN: "您已撤回这条反映，不再办理。如有需要，可以重新反映。",
 }
 # Who acts in each deadline stage, for "which level is handling it".
 STAGE_ACTORS = {
@@ -174,4 +175,9 @@ def rerate_by_link(clue: Clue, *, level: int, resolved: bool, comment: str) -> N
 def appeal_by_link(clue: Clue, *, reason: str) -> None:
     """申请复核 through the tracking link, as its reporter, by the API's rules."""
     _act_as_reporter(clue)
-    service.appeal_clue(clue_for_action(clue), resident_id=link_resident_id(clue), reason=reason)
+    target, resident_id = clue_for_action(clue), link_resident_id(clue)
+    # The reason the page's button gives, before the transition table's own wording.
+    service.ensure(
+        service.appeal_refusal(target, service.invitation_for(target, resident_id), utcnow())
+    )
+    service.appeal_clue(target, resident_id=resident_id, reason=reason)

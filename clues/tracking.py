@@ -92,7 +92,7 @@ def ended_at(clue: Clue) -> datetime | None:
         return None
     if followed.status is ClueStatus.REJECTED:
         return followed.rejected_at
-    return followed.closed_at or followed.updated_at
+    return followed.closed_at or followed.withdrawn_at or followed.updated_at
 
 
 def link_expires_at(clue: Clue) -> datetime | None:
