@@ -31,6 +31,7 @@ PAGES: dict[str, frozenset[Role]] = {
     "/console/clues/<int:clue_id>": HANDLING,
     "/console/clues/<int:clue_id>/photos/<int:photo_id>": HANDLING,
     "/console/referrals": frozenset({Role.LIAISON, Role.ADMIN}),
+    "/console/referrals/<int:referral_id>": frozenset({Role.LIAISON, Role.ADMIN}),
     "/console/letters": ALL,
     "/console/letters/<int:letter_id>": ALL,
     "/console/letters/<int:letter_id>/pdf": ALL,

@@ -4,6 +4,14 @@ reports are reviewed with the complaint beside the findings and approved in a ba
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.audit import AuditLog
+from app.clock import utcnow
+from app.extensions import db
+from clues.models import Referral
 from tests.clues.factories import REPORT
 from tests.console.helpers import sign_in, text
 
@@ -48,3 +56,34 @@ def test_superior_reviews_side_by_side_and_approves_in_a_batch(app, cast):
     assert "（2 条）" in text(desk.get(response.headers["Location"]))
     assert cast.detail(first.id)["status"] == "closed"
     assert cast.detail(second.id)["status"] == "closed"
+
+
+def test_liaison_list_marks_late_referrals_and_each_has_a_page(app, cast):
+    clue = cast.file(description="民警收了两条烟才给办证")
+    cast.close_and_refer(clue.id)
+    with app.app_context():
+        referral = db.session.scalars(sa.select(Referral).where(Referral.clue_id == clue.id)).one()
+        referral.receive_due_at = utcnow() - timedelta(days=10)
+        referral_id = referral.id
+        db.session.commit()
+    desk = sign_in(app, cast.liaison)
+    listing = text(desk.get("/console/referrals"))
+    row = listing.split(f'id="referral-{referral_id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="late"' in row and "已超期" in row
+    assert "/receive" not in listing  # forms live on the referral's page
+    assert len(listing) < 12_000
+
+    page = text(desk.get(f"/console/referrals/{referral_id}"))
+    assert "民警收了两条烟才给办证" in page and "卷宗完整" in page
+    assert desk.post(f"/console/referrals/{referral_id}/receive").status_code == 303
+    done = desk.post(
+        f"/console/referrals/{referral_id}/conclude", persons_handled="1", measures="诫勉谈话"
+    )
+    assert done.headers["Location"] == f"/console/referrals/{referral_id}"
+    with app.app_context():
+        reads = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                AuditLog.action == "referral.read", AuditLog.object_id == str(referral_id)
+            )
+        )
+    assert reads == 1  # reading the dossier is on the trail, as through the API
