@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app import clock
 from app.auth import set_actor, staff_actor
@@ -23,20 +24,25 @@ from app.extensions import db
 from app.org.models import Officer, Role, StaffAccount, Unit, UnitKind
 from app.workdays import load_calendar
 from clues import service
-from clues.models import Clue, ClueSource, Outcome, RejectReason
+from clues.models import Clue, ClueReporter, ClueSource, Outcome, RejectReason, ReporterIdentity
 from clues.referrals import conclude_referral, receive_referral, refer_clue
 from clues.states import ClueStatus
+from clues.tracking import ClueTracking
 from evaluations.identity import Channel, Resident
 from evaluations.models import Evaluation
 from evaluations.questionnaire import ClueCategory, current_questionnaire
 from notifications.letters import respond_to_letter
-from notifications.models import Letter, LetterKind
+from notifications.models import Channel as MessageChannel
+from notifications.models import Letter, LetterKind, OutboxMessage, SubscriptionQuota
 from notifications.sweeps import deadline_sweep, rerating_sweep, warning_letter_sweep
 from qr.models import QRCode, QRStatus
 from stats.notices import monthly_notice, weekly_notice
 
 DAYS = 365
 RESIDENTS = 4000
+# Reporters who chose 实名保密 and left a phone, and of those who also ticked the SMS consent.
+CONFIDENTIAL_SHARE = 0.4
+SMS_CONSENT_SHARE = 0.75
 STOPS = [
     ClueStatus.SUBMITTED,
     ClueStatus.ACCEPTED,
@@ -87,14 +93,64 @@ def generate_history(units: dict[str, Unit]) -> list[str]:
     try:
         residents = _residents(rng)
         ratings = _ratings(rng, now, residents)
-        clues = _clues(rng, now, residents, units)
+        clues = _clues(rng, now, residents, units) + _closed_this_week(now, residents, units)
         notices = _notices(now)
     finally:
         clock.set_now(None)
+    paths = rerating_paths()
     return [
         f"历史数据：过去一年评价 {ratings} 条、线索 {clues} 条、通报 {notices} 份，"
-        "以及相应的提醒函、督办函和回评。"
+        "以及相应的提醒函、督办函和回评。",
+        f"已办结线索 {paths['closed']} 条，反映人有可用回评途径的 {paths['reachable']} 条"
+        f"（{paths['share']:.0%}）：短信邀请 {paths['sms']} 条、微信订阅消息 {paths['wechat']} 条、"
+        f"回执上的查询链接 {paths['link']} 条。",
     ]
+
+
+def rerating_paths() -> dict[str, Any]:
+    """How the reporters of closed clues can reach the re-rating form.
+
+    A reporter has a working path when an SMS invitation was queued to their phone (they
+    consented), WeChat could deliver the invitation (quota for it), or their receipt showed
+    the tracking link, which still works for TRACKING_LINK_RETENTION_DAYS after closure —
+    longer than the re-rating window — so that the form is there when they open it.
+    """
+    closed = list(db.session.scalars(sa.select(Clue.id).where(Clue.status == ClueStatus.CLOSED)))
+    invited = set(
+        db.session.scalars(
+            sa.select(OutboxMessage.clue_id).where(
+                OutboxMessage.channel == MessageChannel.SMS,
+                OutboxMessage.kind == "rerating_invite",
+            )
+        )
+    )
+    wechat = set(
+        db.session.scalars(
+            sa.select(ClueReporter.clue_id)
+            .join(SubscriptionQuota, SubscriptionQuota.resident_id == ClueReporter.resident_id)
+            .join(Resident, Resident.id == ClueReporter.resident_id)
+            .where(
+                Resident.channel == Channel.WECHAT,
+                SubscriptionQuota.template == "rerating_invite",
+                SubscriptionQuota.remaining > 0,
+            )
+        )
+    )
+    config = current_app.config
+    lasts = config["TRACKING_LINK_RETENTION_DAYS"] >= config["CLUE_RERATING_WINDOW_DAYS"]
+    linked = set(db.session.scalars(sa.select(ClueTracking.clue_id))) if lasts else set()
+    counts = {
+        "sms": sum(1 for c in closed if c in invited),
+        "wechat": sum(1 for c in closed if c in wechat and c not in invited),
+        "link": sum(1 for c in closed if c in linked and c not in invited | wechat),
+    }
+    reachable = sum(counts.values())
+    return {
+        "closed": len(closed),
+        "reachable": reachable,
+        "share": reachable / len(closed) if closed else 1.0,
+        **counts,
+    }
 
 
 def _residents(rng: random.Random) -> list[int]:
@@ -209,6 +265,8 @@ def _clues(rng: random.Random, now: datetime, residents: list[int], units: dict[
     start = now - timedelta(days=DAYS)
     moments = sorted(start + timedelta(days=rng.uniform(0, DAYS - 1)) for _ in range(300))
     open_by_unit: dict[int, Clue] = {}
+    # Its own generator, so the rest of the year stays what it was before reporters had phones.
+    reporters = random.Random(15)
     for index, moment in enumerate(moments):
         moment = _working_moment(rng, moment)
         unit = rng.choices(targets, weights)[0]
@@ -227,13 +285,68 @@ def _clues(rng: random.Random, now: datetime, residents: list[int], units: dict[
             unit=unit,
             officer=officer,
             description=rng.choice(DESCRIPTIONS[category]),
-            reporter=service.ReporterIn(rng.choice(residents), "anonymous"),
+            reporter=_reporter(reporters, rng.choice(residents)),
         )
         # The last clues stop part way, so the queues have work in every state.
         stop = rng.choice(STOPS) if index >= len(moments) - 24 else None
         _live(rng, clue, moment, now, staff, calendar, open_by_unit, stop)
         db.session.flush()
     return len(moments)
+
+
+def _reporter(rng: random.Random, resident_id: int) -> service.ReporterIn:
+    """Anonymous, or 实名保密 with a (made-up) phone and, mostly, the SMS consent."""
+    if rng.random() >= CONFIDENTIAL_SHARE:
+        return service.ReporterIn(resident_id, ReporterIdentity.ANONYMOUS.value)
+    return service.ReporterIn(
+        resident_id,
+        ReporterIdentity.CONFIDENTIAL.value,
+        phone=f"139{resident_id:08d}",
+        sms_consent=rng.random() < SMS_CONSENT_SHARE,
+    )
+
+
+def _closed_this_week(now: datetime, residents: list[int], units: dict[str, Unit]) -> int:
+    """A few clues of consenting reporters closed in the last days: their re-rating windows
+    are open, so their SMS invitations are still worth sending when `flask up` starts."""
+    staff = _staff()
+    screener, verifier, superior = (staff[r] for r in (Role.SCREENER, Role.VERIFIER, Role.SUPERIOR))
+    stations = [u for u in units.values() if u.kind is UnitKind.POLICE]
+    for days in (3, 2, 1):
+        filed = _working_moment(random.Random(days), now - timedelta(days=days + 14))
+        _at(filed)
+        clue = service.file_clue(
+            source=ClueSource.DIRECT,
+            category=ClueCategory.BUCK_PASSING,
+            unit=stations[days % len(stations)],
+            officer=None,
+            description=DESCRIPTIONS[ClueCategory.BUCK_PASSING][days % 2],
+            reporter=service.ReporterIn(
+                residents[-days],
+                "confidential",
+                phone=f"139{residents[-days]:08d}",
+                sms_consent=True,
+            ),
+        )
+        _at(filed + timedelta(hours=2), screener)
+        service.accept_clue(clue, staff=screener)
+        service.assign_clue(clue, staff=screener, unit=clue.unit)
+        _at(filed + timedelta(days=1), verifier)
+        service.start_verification(clue, staff=verifier)
+        closing = _working_moment(random.Random(days), now - timedelta(days=days))
+        _at(min(closing, now) - timedelta(hours=3), verifier)
+        service.submit_report(
+            clue,
+            staff=verifier,
+            outcome=Outcome.SUBSTANTIATED,
+            findings=FINDINGS[Outcome.SUBSTANTIATED],
+            measures="对相关人员进行批评教育，责令整改。",
+            reply_to_reporter="感谢您的监督，我们已认真核查并处理。",
+        )
+        _at(min(closing, now) - timedelta(hours=1), superior)
+        service.approve_report(clue, staff=superior)
+        db.session.flush()
+    return 3
 
 
 def _live(

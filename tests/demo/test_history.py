@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from app.extensions import db
-from clues.models import Clue, Referral
+from clues.models import Clue, ClueReporter, Referral, ReporterIdentity
 from clues.states import ClueStatus
 from evaluations.models import Evaluation
-from notifications.models import Letter, LetterKind
+from notifications.models import Channel, Letter, LetterKind, OutboxMessage
 
 
 def test_history_fills_every_state_once(app, runner, client):
     result = runner.invoke(args=["seed-demo", "--with-history"])
     assert result.exit_code == 0, result.output
     assert "历史数据：过去一年评价" in result.output
+    # Every closed clue's reporter can re-rate: SMS for those who consented, else the link.
+    assert re.search(r"已办结线索 (\d+) 条，反映人有可用回评途径的 \1 条（100%）", result.output)
     with app.app_context():
         evaluations = db.session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
         statuses = set(db.session.scalars(sa.select(Clue.status).distinct()))
@@ -26,6 +30,13 @@ def test_history_fills_every_state_once(app, runner, client):
     assert statuses == set(ClueStatus)
     assert kinds == set(LetterKind)
     assert referrals > 0
+    with app.app_context():
+        texted = db.session.execute(
+            sa.select(ClueReporter.identity, ClueReporter.sms_consent)
+            .join(OutboxMessage, OutboxMessage.clue_id == ClueReporter.clue_id)
+            .where(OutboxMessage.channel == Channel.SMS)
+        ).all()
+    assert texted and set(texted) == {(ReporterIdentity.CONFIDENTIAL, True)}
     assert (newest - oldest).days > 330
     again = runner.invoke(args=["seed-demo", "--with-history"])
     assert "跳过生成" in again.output
