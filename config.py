@@ -116,6 +116,9 @@ class Config:
     }
     # An overdue stage climbs one unit up the tree every this many working days, to the root.
     ESCALATION_INTERVAL_DAYS = _env_int("ESCALATION_INTERVAL_DAYS", 5)
+    # Warn (console banner, /healthz) once deadlines can reach a year whose official holiday
+    # schedule is not loaded: the coming year from this many days before it starts.
+    CALENDAR_LOOKAHEAD_DAYS = _env_int("CALENDAR_LOOKAHEAD_DAYS", 60)
     CLUE_VERIFICATION_DAYS = json.loads(os.environ.get("CLUE_VERIFICATION_DAYS", "{}"))
     CLUE_RERATING_WINDOW_DAYS = _env_int("CLUE_RERATING_WINDOW_DAYS", 7)
     CLUE_APPEAL_WINDOW_DAYS = _env_int("CLUE_APPEAL_WINDOW_DAYS", 7)

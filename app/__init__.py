@@ -130,9 +130,11 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
     from app.csrf import init_csrf
+    from app.metrics import init_metrics
     from app.ratelimit import init_ratelimit
     from app.security import init_security
 
+    init_metrics(app)
     init_ratelimit(app)
     register_error_handlers(app)
     init_security(app)

@@ -7,11 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.clock import utcnow
 from app.extensions import db
 from app.locks import LeaseLost
 from app.logs import did_something
@@ -28,6 +31,34 @@ class Job:
 
 JOBS: dict[str, Job] = {}
 _FENCE = "pingyi_fence"
+
+
+class JobRun(db.Model):
+    """Each job's last success and failure, for /metrics and the operator."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_success_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    last_duration_seconds: Mapped[float] = mapped_column(sa.Float, default=0.0)
+
+
+def record_run(name: str, *, ok: bool, seconds: float) -> None:
+    """Note the outcome of a run in its own transaction; a database that is gone (the reason the
+    job failed, often) is only logged."""
+    values: dict[str, Any] = {"last_duration_seconds": seconds}
+    values["last_success_at" if ok else "last_failure_at"] = utcnow()
+    try:
+        with db.engine.begin() as conn:
+            if conn.execute(sa.update(JobRun).where(JobRun.name == name).values(**values)).rowcount:
+                return
+        with db.engine.begin() as conn:
+            conn.execute(sa.insert(JobRun).values(name=name, **values))
+    except IntegrityError:
+        record_run(name, ok=ok, seconds=seconds)  # inserted meanwhile: update it
+    except SQLAlchemyError as error:
+        log.warning("could not record the run of job %s: %s", name, type(error).__name__)
 
 
 @sa.event.listens_for(Session, "before_commit")
@@ -72,10 +103,12 @@ def run_job(name: str, *, fence: Fence | None = None) -> Any:
     except Exception:
         db.session.rollback()
         log.exception("job %s failed", name)
+        record_run(name, ok=False, seconds=time.monotonic() - started)
         raise
     finally:
         db.session.info.pop(_FENCE, None)
         db.session.remove()
+    record_run(name, ok=True, seconds=time.monotonic() - started)
     # Routine runs that found nothing to do stay at DEBUG: a quiet minute prints nothing.
     level = logging.INFO if did_something(result) else logging.DEBUG
     log.log(level, "job %s done in %.3fs: %s", name, time.monotonic() - started, result)

@@ -16,7 +16,8 @@ retry meets 409, check whether the earlier attempt took effect.
 Faults, at fractions of --duration: kill -9 a gunicorn worker (twice); a burst of WeChat errors
 (-1 busy, 45009 rate limit, 40001 token expired); Redis killed -9, restarted later; a window of
 WeChat timeouts (the sandbox hangs past our read timeout, then does the work anyway); PostgreSQL
-restarted; kill -9 of the scheduler while it is sending (then restarted by the supervisor).
+restarted; kill -9 of the leading scheduler while it is sending: a standby scheduler (a second
+supervised copy) takes the lease over, and the killed one comes back as the new standby.
 
 At the end, after the dispatcher drained the outbox: requests sent, acknowledged, rows found,
 lost; notifications expected (outbox rows), sent (the sandbox's record of delivered messages),
@@ -75,10 +76,13 @@ OWED = {
     "approve": ("clue_result", "rerating_invite"),
 }
 CLIENT_TIMEOUT = (3.05, 15.0)
+# A standby scheduler leads again this soon after the leader's kill -9 (default lease 10 s,
+# renewed or tried every 2 s).
+TAKEOVER_TARGET_SECONDS = 15.0
 
 # The settings the servers run with (printed with the results). Shorter than production's
-# outbox lease and backoff so the run drains in minutes; the scheduler's own lease (60 s, renewed
-# every 15 s) and the dispatch interval (15 s) are the product's, not configurable.
+# outbox lease and backoff so the run drains in minutes; the scheduler's own lease (10 s, renewed
+# every 2 s) and the dispatch interval (15 s) are the product's defaults.
 WECHAT_CONNECT_TIMEOUT = 1.0
 WECHAT_READ_TIMEOUT = 3.0
 OUTBOX_LEASE_SECONDS = 60
@@ -414,6 +418,7 @@ class Attempt:
     ended: float
     status: int | None  # None: no answer (connection error, timeout)
     error: str = ""
+    shaped: bool = True  # an error answered in our JSON error shape (or no error)
 
     @property
     def ok(self) -> bool:
@@ -483,13 +488,17 @@ class Client:
                 response = None
                 self._local.session = None  # a fresh connection for the retry
             else:
-                code = ""
+                code, shaped = "", True
                 if response.status_code >= 400:
                     try:
-                        code = response.json().get("error", "")
-                    except ValueError:
-                        code = response.text[:40]
-                self.attempts.append(Attempt(kind, started, now(), response.status_code, code))
+                        answer = response.json()
+                        code = answer.get("error", "")
+                        shaped = {"error", "message", "details"} <= set(answer)
+                    except (ValueError, AttributeError):
+                        code, shaped = response.text[:40], False
+                self.attempts.append(
+                    Attempt(kind, started, now(), response.status_code, code, shaped)
+                )
                 in_flight = response.status_code == 409 and code == "idempotency_in_flight"
                 if response.status_code not in RETRY_STATUSES and not in_flight:
                     return response, attempt
@@ -659,6 +668,17 @@ class Soak:
         self.fault_errors: list[str] = []
         self.rng = random.Random(args.seed)
         self.injected = 0  # failures injected into the sandbox so far
+        self.takeover_seconds: float | None = None  # kill -9 of the leader → standby leads
+
+    def leading_scheduler(self) -> Supervised:
+        """The supervised scheduler process that holds the lease now."""
+        holder = self.scalar(
+            "SELECT holder FROM leases WHERE name = 'scheduler' AND expires_at > now()"
+        )
+        for supervised in self.schedulers:
+            if holder and f":{supervised.pid}:" in holder:
+                return supervised
+        raise RuntimeError(f"no running scheduler holds the lease (holder {holder})")
 
     # -- helpers over the running system --------------------------------------------------
 
@@ -767,7 +787,8 @@ class Soak:
         self.sandbox(
             "POST", "fail", {"errcode": "timeout", "count": 1, "delay": hang, "api": SEND_API}
         )
-        pid = self.scheduler.pid
+        leader = self.leading_scheduler()
+        pid = leader.pid
         leased = (
             "SELECT count(*) FROM outbox WHERE status = 'pending' AND channel = 'wechat' "
             "AND lease_until > now() AND leased_by LIKE :holder"
@@ -776,7 +797,7 @@ class Soak:
         if in_flight:
             time.sleep(0.3)  # prepared, and now hanging inside the sandbox
         started = now()
-        killed = self.scheduler.kill9()
+        killed = leader.kill9()
         fault = Fault(
             "scheduler kill -9" + (" during a WeChat send" if in_flight else ""),
             started,
@@ -795,9 +816,10 @@ class Soak:
             )
             return holder is not None and f":{killed}:" not in holder
 
-        if wait_for(new_holder, 180, 0.2):
+        if wait_for(new_holder, 180, 0.05):
+            self.takeover_seconds = now() - started
             fault.notes.append(
-                f"a restarted scheduler took the lease after {now() - started:.1f} s"
+                f"the standby scheduler took the lease after {self.takeover_seconds:.1f} s"
             )
         else:
             fault.notes.append("no scheduler took the lease within 180 s")
@@ -885,11 +907,14 @@ class Soak:
                     log_path=self.folder / "gunicorn.log",
                 )
             )
-            self.scheduler = Supervised(
-                "scheduler", flask + ["scheduler", "run"], env, self.folder / "scheduler.log"
-            )
-            self.scheduler.start()
-            stack.callback(self.scheduler.stop)
+            # A leader and a standby, each restarted by its supervisor when it dies.
+            self.schedulers = [
+                Supervised(name, flask + ["scheduler", "run"], env, self.folder / f"{name}.log")
+                for name in ("scheduler", "standby")
+            ]
+            for supervised in self.schedulers:
+                supervised.start()
+                stack.callback(supervised.stop)
             held = "SELECT count(*) FROM leases WHERE name = 'scheduler' AND expires_at > now()"
             if not wait_for(lambda: self.scalar(held) == 1, 60, 0.2):
                 raise RuntimeError("the scheduler did not start")
@@ -1085,7 +1110,9 @@ class Soak:
         messages = self.sandbox("GET", "messages")
         calls = self.sandbox("GET", f"calls?api={SEND_API}")
         gunicorn_log = (self.folder / "gunicorn.log").read_text(errors="replace")
-        scheduler_log = (self.folder / "scheduler.log").read_text(errors="replace")
+        scheduler_log = "".join(
+            (self.folder / f"{s.name}.log").read_text(errors="replace") for s in self.schedulers
+        )
 
         # Ratings and clue reports.
         ratings = [op for op in ops if op.kind == "rating"]
@@ -1177,9 +1204,24 @@ class Soak:
         print(
             f"  logs: rate-limit fallback to process memory logged {fallbacks}×, storage recovered "
             f"{recovered}×; scheduler's token cache Redis errors logged {token_cache}×; "
-            f"scheduler exits {[code for _, code in self.scheduler.exits]}, "
-            f"started {len(self.scheduler.starts)}×"
+            f"scheduler exits {[code for s in self.schedulers for _, code in s.exits]}, "
+            f"started {sum(len(s.starts) for s in self.schedulers)}× (leader and standby)"
         )
+        takeover = self.takeover_seconds
+        print(
+            "  scheduler takeover after kill -9 of the leader: "
+            + (f"{takeover:.1f} s" if takeover is not None else "never")
+            + f" (target ≤ {TAKEOVER_TARGET_SECONDS:.0f} s)"
+        )
+        if takeover is None or takeover > TAKEOVER_TARGET_SECONDS:
+            problems.append(f"scheduler takeover not within {TAKEOVER_TARGET_SECONDS:.0f} s")
+        unshaped = Counter(str(a.status) for a in attempts if not a.shaped)
+        print(
+            f"  error answers outside the JSON error shape: {sum(unshaped.values())}"
+            + (f" {dict(unshaped)}" if unshaped else "")
+        )
+        if unshaped:
+            problems.append(f"error answers outside the JSON error shape: {dict(unshaped)}")
 
         sent_requests = len(attempts)
         per_worker = Counter(re.findall(r"^pid=<?(\d+)>? status=", gunicorn_log, re.MULTILINE))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +69,9 @@ def up_command(port: int, sandbox_port: int, workers: int) -> None:
             SMS_QUIET_HOURS=os.environ.get("SMS_QUIET_HOURS", ""),
         )
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    # /metrics adds up the gunicorn workers' counts from files in an empty folder of this run.
+    metrics_dir = Path(tempfile.mkdtemp(prefix="pingyi-metrics-"))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     flask = [sys.executable, "-m", "flask", "--app", "run"]
     templates = [f"--template={tid}={','.join(keys)}" for tid, keys in sandbox_templates().items()]
     commands = {
@@ -139,4 +144,5 @@ def up_command(port: int, sandbox_port: int, workers: int) -> None:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     sys.exit(exit_code)

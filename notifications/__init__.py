@@ -8,11 +8,12 @@ from app import signals
 
 
 def init_app(app: Flask) -> None:
-    from notifications import (  # noqa: F401  (jobs, practices: the job registry)
+    from notifications import (  # noqa: F401  (jobs, practices: the job registry; metrics: /metrics)
         delivery_routes,
         inbox,
         jobs,
         letter_routes,
+        metrics,
         practices,
         scheduler,
         triggers,
