@@ -230,6 +230,20 @@ def calendar_load(path: Path) -> None:
     click.echo(f"已载入 {path.name}：{days} 天")
 
 
+@calendar_cli.command(
+    "status", help="已载入哪些年份的放假安排；缺少期限可能落入的年份时退出码为 1。"
+)
+@with_appcontext
+def calendar_status_command() -> None:
+    from app.workdays import calendar_status
+
+    status = calendar_status()
+    known = "、".join(str(year) for year in status.known_years) or "无"
+    click.echo(f"已载入官方放假安排的年份：{known}")
+    if not status.ok:
+        raise click.ClickException(status.message)
+
+
 @calendar_cli.command("show", help="显示某年的节假日与调休上班日。")
 @click.argument("year", type=int)
 @with_appcontext

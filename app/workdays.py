@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from apiflask import APIBlueprint
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from pydantic import Field
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,14 +44,27 @@ class CalendarDay(db.Model):
 
 @dataclass(frozen=True)
 class WorkingCalendar:
-    """Working days as the calendar table says, falling back to Monday–Friday."""
+    """Working days as the calendar table says, falling back to Monday–Friday. `years` are
+    those whose official schedule is loaded: beyond them a date may still be a holiday."""
 
     overrides: dict[date, bool]
+    years: frozenset[int] = frozenset()
+
+    def covers(self, day: date | datetime) -> bool:
+        """Whether the official schedule of `day`'s year is loaded (a deadline there is sure)."""
+        when = local_date(day) if isinstance(day, datetime) else day
+        return when.year in self.years
 
     def is_working_day(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
         return day.weekday() < 5
+
+    def first_working_day(self, day: date) -> date:
+        """`day` itself if it is a working day, else the next one."""
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day
 
     def add_working_days(self, start: date, days: int) -> date:
         """The date `days` working days after `start` (not counting `start`)."""
@@ -84,8 +97,13 @@ def load_calendar() -> WorkingCalendar:
     """The calendar, read once per request or job."""
     if has_app_context() and "working_calendar" in g:
         return g.working_calendar
-    rows = db.session.execute(sa.select(CalendarDay.day, CalendarDay.is_working)).all()
-    calendar = WorkingCalendar({row.day: row.is_working for row in rows})
+    rows = db.session.execute(
+        sa.select(CalendarDay.day, CalendarDay.is_working, CalendarDay.source)
+    ).all()
+    calendar = WorkingCalendar(
+        {row.day: row.is_working for row in rows},
+        frozenset(row.day.year for row in rows if row.source == "official"),
+    )
     if has_app_context():
         g.working_calendar = calendar
     return calendar
@@ -160,6 +178,47 @@ def load_schedule(schedule: dict[str, Any]) -> int:
     return len(new_rows)
 
 
+@dataclass(frozen=True)
+class CalendarStatus:
+    """Which years' official schedules are loaded, and what is missing that deadlines may
+    already reach (this year, or the coming one within CALENDAR_LOOKAHEAD_DAYS of it)."""
+
+    known_years: list[int]
+    missing_years: list[int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing_years
+
+    @property
+    def message(self) -> str:
+        """The warning shown on the console and in /healthz ("" when nothing is missing)."""
+        if self.ok:
+            return ""
+        years = "、".join(f"{year} 年" for year in self.missing_years)
+        return (
+            f"尚未载入 {years}的法定节假日安排，落在这些年份的期限可能算错。"
+            "请管理员载入国务院办公厅公布的放假安排（flask --app run calendar load，"
+            "或 POST /api/v1/calendar/schedules）。"
+        )
+
+
+def calendar_status(now: datetime | None = None) -> CalendarStatus:
+    """The calendar's coverage at `now` (for /healthz and the console banner)."""
+    today = local_date(now or utcnow())
+    known = load_calendar().years
+    lookahead = int(current_app.config.get("CALENDAR_LOOKAHEAD_DAYS", 60))
+    needed = {today.year}
+    if (today + timedelta(days=lookahead)).year > today.year:
+        needed.add(today.year + 1)
+    return CalendarStatus(sorted(known), sorted(needed - known))
+
+
+def calendar_warning() -> str:
+    """The console banner's text: "" unless a year deadlines may reach is not loaded."""
+    return calendar_status().message
+
+
 def read_schedule_file(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -207,6 +266,41 @@ class WorkingDaysOut(Schema):
     start: date
     days: int
     result: date
+    beyond_known_years: bool = Field(
+        description="结果落在尚未载入法定节假日安排的年份：按周一至周五推算，可能不准"
+    )
+
+
+class HolidayRangeIn(Schema):
+    name: str = Field(min_length=1, max_length=50, description="如“春节”")
+    start: Day = Field(alias="from", description="放假第一天")
+    end: Day = Field(alias="to", description="放假最后一天")
+
+
+class AdjustedWorkdayIn(Schema):
+    name: str = Field(min_length=1, max_length=50, description="如“春节调休上班”")
+    date: Day
+
+
+class ScheduleIn(Schema):
+    """国务院办公厅公布的某年放假安排（与 app/data/holidays/<年>.json 同一格式）。"""
+
+    year: int = Field(ge=2000, le=2100)
+    source: str = Field("", max_length=200, description="出处，如通知名称和日期")
+    holidays: list[HolidayRangeIn] = Field(min_length=1, max_length=30)
+    workdays: list[AdjustedWorkdayIn] = Field(default_factory=list, max_length=30)
+
+
+class ScheduleOut(Schema):
+    year: int
+    days: int = Field(description="写入的节假日与调休上班日天数")
+
+
+class CalendarStatusOut(Schema):
+    ok: bool
+    known_years: list[int] = Field(description="已载入官方放假安排的年份")
+    missing_years: list[int] = Field(description="期限可能落入、但尚未载入安排的年份")
+    message: str
 
 
 @bp.get("/calendar")
@@ -228,11 +322,44 @@ def get_calendar(query: CalendarQuery):
 @bp.output(WorkingDaysOut)
 def add_working_days_view(query: WorkingDaysQuery):
     """计算某日之后第 N 个工作日（用于核对期限）"""
+    calendar = load_calendar()
+    result = calendar.add_working_days(query.start, query.days)
     return {
         "start": query.start,
         "days": query.days,
-        "result": load_calendar().add_working_days(query.start, query.days),
+        "result": result,
+        "beyond_known_years": not calendar.covers(result),
     }
+
+
+@bp.get("/calendar/status")
+@staff_required()
+@bp.output(CalendarStatusOut)
+def get_calendar_status():
+    """已载入哪些年份的放假安排，缺哪一年"""
+    status = calendar_status()
+    return {**vars(status), "ok": status.ok, "message": status.message}
+
+
+@bp.post("/calendar/schedules")
+@staff_required(Role.ADMIN)
+@bp.input(ScheduleIn, arg_name="body")
+@bp.output(ScheduleOut, status_code=201)
+@bp.doc(responses={422: "日程格式不对，或有不属于该年份的日期"})
+def post_schedule(body: ScheduleIn):
+    """载入某年的官方放假安排（管理员；覆盖该年原有的官方安排，保留管理员单独改过的日子）"""
+    for index, holiday in enumerate(body.holidays):
+        if holiday.end < holiday.start:
+            message = "放假最后一天不能早于第一天"
+            raise ApiError(
+                422,
+                "validation_error",
+                message,
+                {"location": "json", "fields": {f"holidays.{index}.to": [message]}},
+            )
+    days = load_schedule(body.model_dump(mode="json", by_alias=True))
+    db.session.commit()
+    return {"year": body.year, "days": days}
 
 
 @bp.put("/calendar/<day>")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from app.clock import local_date, local_day_end, local_day_start, utcnow
 from app.extensions import db
 from app.org.models import Role, StaffAccount, Unit, subtree_ids
+from app.workdays import load_calendar
 from clues import service
 from clues.actions import Offer, available_actions
 from clues.models import (
@@ -50,6 +51,7 @@ _CLUE_FIELDS = (
     "assigned_unit",
     "assignee_id",
     "due_at",
+    "hotline_case_no",
     "is_overdue",
     "outcome",
     "persons_handled",
@@ -221,6 +223,8 @@ def _staff_view(clue: Clue, extra: Related, staff: StaffAccount) -> dict[str, An
         "status_label": clue.status.label,
         "category_label": clue.category.label,
         "stage": stage.stage.value if stage else None,
+        "stage_unit_id": stage.unit_id if stage else None,
+        "due_beyond_calendar": clue.due_at is not None and not load_calendar().covers(clue.due_at),
         "warnings": warnings_for(clue, extra.warnings.get(clue.id, []), staff),
         "report": extra.reports.get(clue.id),
         "extensions": extra.extensions.get(clue.id, []),

@@ -90,8 +90,15 @@ class ClueOut(Schema):
     description: str
     assigned_unit: UnitRef | None
     assignee_id: int | None
-    stage: str | None = Field(description="当前期限环节：screening、verification、review、appeal")
+    stage: str | None = Field(
+        description="当前期限环节：screening、verification、review、appeal、forwarded"
+    )
+    stage_unit_id: int | None = Field(description="当前环节由哪个单位办理（期限的责任单位）")
     due_at: datetime | None
+    due_beyond_calendar: bool = Field(
+        description="期限落在尚未载入法定节假日安排的年份：按周一至周五推算，可能不准"
+    )
+    hotline_case_no: str = Field(description="转 12345 后平台的工单编号（未转或未返回时为空）")
     is_overdue: bool
     outcome: Outcome | None
     persons_handled: int

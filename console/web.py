@@ -41,7 +41,7 @@ from app.errors import ApiError, DomainError, http_status
 from app.extensions import db
 from app.org.models import Role, StaffAccount
 from app.schemas import MAX_PAGE
-from app.workdays import load_calendar
+from app.workdays import calendar_warning, load_calendar
 from notifications.inbox import inbox_of
 from notifications.models import InboxItem
 from stats.routes import STATS_ROLES
@@ -281,6 +281,8 @@ def _context() -> dict[str, Any]:
         "csrf": csrf_token(),
         "nav": [item for item in NAV if staff is not None and staff.role in item.roles],
         "unread": unread_count(staff) if staff is not None else 0,
+        # A missing year's holidays make deadlines wrong: every signed-in page says so.
+        "calendar_warning": calendar_warning() if staff is not None else "",
         "due": due_state,
     }
 

@@ -124,6 +124,9 @@ class HotlineCallbackIn(Schema):
     status: Literal["closed"]
     result: str = Field(min_length=1, max_length=2000, description="办理结果，原样告知反映人")
     handled_at: datetime = Field(description="平台办结时间（无时区时按北京时间）")
+    case_no: str = Field(
+        "", max_length=64, description="12345 平台的工单编号（转办时未返回的补记）"
+    )
 
 
 class HotlineCallbackOut(Schema):
@@ -158,6 +161,7 @@ def hotline_callback(body: HotlineCallbackIn):
         tracking_no=body.tracking_no,
         result=body.result,
         handled_at=handled_at,
+        case_no=body.case_no,
     )
     db.session.commit()
     return {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from app.extensions import db
 from clues.models import Clue, ClueEvent
 from clues.service import close_forwarded, get_clue
 from clues.states import Action, ClueStatus
-from notifications.channels import Delivery, Result, dead, retry, sent
+from notifications.channels import Delivery, Result, Verdict, dead, retry, sent
 from notifications.models import Channel, OutboxMessage
 
 EVENT_HEADER = "X-Pingyi-Event-Id"
@@ -106,6 +106,8 @@ class HotlineDelivery:
     event_id: str
     body: dict[str, Any]
     timeout: tuple[float, float]
+    # What the platform answered: its own case number, kept with the clue by settle().
+    answer: dict[str, str] = field(default_factory=dict)
 
     def send(self) -> Result:
         raw = encode(self.body)
@@ -120,6 +122,7 @@ class HotlineDelivery:
             return retry(f"无法连接 12345 平台（{type(error).__name__}）")
         status = response.status_code
         if 200 <= status < 300:
+            self.answer["case_no"] = case_number(response)
             return sent()
         detail = f"12345 平台返回 HTTP {status}：{response.text[:200]}"
         if status >= 500 or status in (408, 429):
@@ -128,7 +131,28 @@ class HotlineDelivery:
         return dead(detail, status)
 
     def settle(self, result: Result) -> None:
-        pass
+        if result.verdict is Verdict.SENT:
+            keep_case_number(self.body.get("tracking_no", ""), self.answer.get("case_no", ""))
+
+
+def case_number(response: requests.Response) -> str:
+    """The platform's case number from its answer (`case_no`), or "" when it gave none."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return ""
+    value = answer.get("case_no") if isinstance(answer, dict) else None
+    return str(value)[:64] if value else ""
+
+
+def keep_case_number(tracking_no: str, case_no: str) -> None:
+    """Remember the 12345 case number of a forwarded clue (the first one the platform gave)."""
+    if tracking_no and case_no:
+        db.session.execute(
+            sa.update(Clue)
+            .where(Clue.tracking_no == tracking_no, Clue.hotline_case_no == "")
+            .values(hotline_case_no=case_no)
+        )
 
 
 def prepare(message: OutboxMessage) -> Delivery | Result:
@@ -184,7 +208,7 @@ def _closed_by_platform(clue: Clue) -> bool:
 
 
 def apply_callback(
-    *, event_id: str, tracking_no: str, result: str, handled_at: datetime
+    *, event_id: str, tracking_no: str, result: str, handled_at: datetime, case_no: str = ""
 ) -> tuple[Clue, bool]:
     """Close the forwarded clue with the platform's result; (clue, True) for a replay."""
     clue_id = db.session.scalar(sa.select(Clue.id).where(Clue.tracking_no == tracking_no))
@@ -202,6 +226,7 @@ def apply_callback(
     elif _closed_by_platform(clue) and event_id in forward_event_ids(clue):
         return clue, True
     close_forwarded(clue, result=result)  # any other status: 409 from the transition table
+    keep_case_number(clue.tracking_no, case_no)
     record_audit(
         "clue.close_12345",
         object_type="clue",
@@ -211,6 +236,7 @@ def apply_callback(
             "event_id": event_id,
             "tracking_no": tracking_no,
             "handled_at": handled_at.isoformat(),
+            "case_no": case_no,
             "result": result[:500],
         },
     )

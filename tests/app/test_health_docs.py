@@ -11,7 +11,10 @@ def test_healthz_checks_the_database(app, client):
     with app.app_context():
         from app.extensions import db
 
-        assert response.json == {"status": "ok", "database": db.engine.dialect.name}
+        body = response.json
+        assert (body["status"], body["database"]) == ("ok", db.engine.dialect.name)
+        # The calendar detail names the years whose official schedule is loaded.
+        assert {2025, 2026} <= set(body["calendar"]["known_years"])
 
 
 def test_openapi_document_comes_from_the_request_schemas(client):
