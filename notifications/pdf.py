@@ -529,6 +529,45 @@ def _ranking_rows(
     return rows
 
 
+def _target_line(writer: _Writer, content: dict[str, Any], key: str, label: str) -> None:
+    """The configured target beside the period's figure for all units (notices since the
+    targets were configured carry both)."""
+    target = (content.get("targets") or {}).get(key)
+    if target is None:
+        return
+    actual = (content.get("totals") or {}).get(key)
+    verdict = "" if actual is None else ("，达到目标" if actual >= target else "，未达到目标")
+    writer.paragraph(
+        f"　　目标：{label}不低于 {_percent(target)}；"
+        f"本期全部单位合计 {_percent(actual)}{verdict}。",
+        size=TABLE_PT,
+        leading=TABLE_PT * 1.8,
+    )
+
+
+def _topic_section(writer: _Writer, topics: dict[str, Any]) -> None:
+    """专题分析 of a monthly notice: clues by category and the most frequent terms."""
+    writer.heading("　　五、专题分析")
+    categories = [row for row in topics.get("by_category") or [] if row.get("clues")]
+    if categories:
+        writer.paragraph(
+            "　　本期收到的问题线索按类别："
+            + "，".join(f"{row['label']} {row['clues']} 件" for row in categories)
+            + "。"
+        )
+    terms = topics.get("terms") or []
+    if terms:
+        writer.paragraph("　　群众反映最多的问题（按提及的线索和差评条数）：")
+        writer.table(
+            ["序号", "问题用词", "提及（条）"],
+            [[str(n), row["term"], str(row["count"])] for n, row in enumerate(terms, 1)],
+            (16, 100, 40),
+            ("CENTER", "LEFT", "CENTER"),
+        )
+    if not categories and not terms:
+        writer.paragraph("　　本期无线索和差评评语。")
+
+
 def _notice_tables(writer: _Writer, content: dict[str, Any]) -> None:
     min_evaluations = content.get("min_evaluations")
     min_stages = content.get("min_stages")
@@ -539,6 +578,7 @@ def _notice_tables(writer: _Writer, content: dict[str, Any]) -> None:
             size=TABLE_PT,
             leading=TABLE_PT * 1.8,
         )
+    _target_line(writer, content, "satisfaction_rate", "满意率")
     rows = _ranking_rows(
         content, "by_satisfaction", "satisfaction_rank", "evaluations", "satisfaction_rate"
     )
@@ -559,6 +599,7 @@ def _notice_tables(writer: _Writer, content: dict[str, Any]) -> None:
             size=TABLE_PT,
             leading=TABLE_PT * 1.8,
         )
+    _target_line(writer, content, "on_time_rate", "按期办结率")
     rows = _ranking_rows(content, "by_on_time", "on_time_rank", "stages", "on_time_rate")
     if rows:
         writer.table(
@@ -604,6 +645,8 @@ def _notice_tables(writer: _Writer, content: dict[str, Any]) -> None:
         )
     else:
         writer.paragraph("　　本期无。")
+    if content.get("topics"):
+        _topic_section(writer, content["topics"])
 
 
 # ---------------------------------------------------------------- the whole letter

@@ -29,6 +29,7 @@ from app.org.models import Unit, subtree_ids
 from clues.models import Clue, ReratingInvitation
 from clues.practice_models import BadRatingRectification, Interview
 from stats.measures import HANDLING_UNIT, count_if, period_bounds, rate, rated_in
+from stats.practices import unit_names
 from stats.ranking import unit_ranking
 
 RATES = {
@@ -137,7 +138,7 @@ def annual_scores(*, year: int, root: Unit) -> dict[str, Any]:
             unit(unit_id).samples[key] = whole
     for unit_id, count in _interviews(start, end, units).items():
         unit(unit_id).interviews = int(count)
-    names = dict(db.session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(found))))
+    names = unit_names(found)
     for row in found.values():
         row.unit = names.get(row.unit_id, "")
         for key in RATES:

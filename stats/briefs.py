@@ -35,7 +35,7 @@ from notifications.scheduler import schedule
 from notifications.wording import chinese_date, render_titled
 from stats.measures import BAD, SATISFIED, count_if, counted_ratings, period_bounds, rate
 from stats.models import DailyBrief
-from stats.practices import clues_by_category
+from stats.practices import clues_by_category, unit_names
 
 BRIEF_READERS = (Role.SCREENER, Role.SUPERIOR, Role.ANALYST, Role.ADMIN)
 LOOKBACK_DAYS = 31  # a holiday longer than this is not a holiday
@@ -66,7 +66,7 @@ def _overdue(now: datetime, units: Any) -> dict[str, Any]:
             kinds.append({"kind": spec.kind.value, "label": spec.label, "count": count})
         for unit_id, n in rows:
             per_unit[unit_id] = per_unit.get(unit_id, 0) + n
-    names = dict(db.session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(per_unit))))
+    names = unit_names(per_unit)
     worst = sorted(per_unit.items(), key=lambda item: (-item[1], item[0]))[:10]
     return {
         "total": sum(k["count"] for k in kinds),

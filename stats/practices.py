@@ -22,12 +22,19 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.org.models import subtree_ids
+from app.org.models import Unit, subtree_ids
 from clues.models import Clue, ReratingInvitation
 from clues.practice_models import BadRatingRectification, CallbackResult, ClueCallback
 from clues.practices import callback_due
 from evaluations.questionnaire import ClueCategory
 from stats.measures import HANDLING_UNIT, count_if, period_bounds, rate, rated_in
+
+
+def unit_names(unit_ids: Any) -> dict[int, str]:
+    """Unit id → name, for the ids given."""
+    return dict(
+        db.session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(list(unit_ids)))).all()
+    )
 
 
 def targets() -> dict[str, float]:

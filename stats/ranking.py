@@ -29,19 +29,19 @@ from app.enums import LabelledEnum
 from app.extensions import db
 from app.org.models import Unit, subtree_filter
 from clues.models import Clue, ClueStage, ReratingInvitation
-from evaluations.models import Evaluation
+from clues.rollups import UnitClueDay
+from evaluations.rollups import UnitRatingDay
 from stats.measures import (
     HANDLING_UNIT,
     RERATING_SATISFIED,
-    SATISFIED,
     count_if,
-    counted_ratings,
     on_time_count,
     on_time_sample,
     period_bounds,
     rate,
     rated_in,
 )
+from stats.rollups import period_by
 
 INTERVIEW_ON_TIME_BELOW = 0.8
 RED_LIST_SIZE = 3
@@ -102,14 +102,12 @@ def unit_ranking(*, start: date, end: date, root: Unit | None = None) -> Ranking
     # Every unit: no IN list at all (the planner then reads the period's range only).
     in_units = (lambda column: sa.true()) if root is None else (lambda column: column.in_(in_scope))
 
-    evaluations = db.session.execute(
-        sa.select(Evaluation.unit_id, sa.func.count(), count_if(SATISFIED))
-        .where(counted_ratings(since, until), in_units(Evaluation.unit_id))
-        .group_by(Evaluation.unit_id)
-    )
-    for unit_id, count, satisfied in evaluations:
+    units = None if root is None else in_scope
+    rated = period_by(UnitRatingDay.__table__, "unit_id", start=start, end=end, units=units)
+    for unit_id, counts in rated.items():
         if unit_id in figures:
-            figures[unit_id].evaluations, figures[unit_id].satisfied = count, int(satisfied)
+            figures[unit_id].evaluations = counts["evaluations"]
+            figures[unit_id].satisfied = counts["satisfied"]
 
     stages = db.session.execute(
         sa.select(ClueStage.unit_id, sa.func.count(), on_time_count(since, until))
@@ -120,14 +118,10 @@ def unit_ranking(*, start: date, end: date, root: Unit | None = None) -> Ranking
         if unit_id in figures:
             figures[unit_id].stages, figures[unit_id].on_time = count, int(on_time)
 
-    received = db.session.execute(
-        sa.select(Clue.unit_id, sa.func.count())
-        .where(Clue.submitted_at.between(since, until), in_units(Clue.unit_id))
-        .group_by(Clue.unit_id)
-    )
-    for unit_id, count in received:
+    received = period_by(UnitClueDay.__table__, "unit_id", start=start, end=end, units=units)
+    for unit_id, counts in received.items():
         if unit_id in figures:
-            figures[unit_id].clues_received = count
+            figures[unit_id].clues_received = counts["received"]
 
     reratings = db.session.execute(
         sa.select(HANDLING_UNIT, sa.func.count(), count_if(RERATING_SATISFIED))

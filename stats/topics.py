@@ -2,9 +2,12 @@
 
 The texts are the descriptions of the clues received in the period and the comments of the
 bad ratings (levels 1–2, flagged ones left out) given in it, about the units of a subtree.
-Each text is cut into words by jieba (a real Chinese segmenter, with a few words of this
-domain added so that 推诿扯皮 or 态度生硬 stay whole); single characters, numbers, Latin
-letters and the stop words of stats/data/stopwords.txt are dropped. A term counts once per
+Each text is cut into words and tagged by jieba (a real Chinese segmenter, with a few words
+of this domain added so that 推诿扯皮 or 态度生硬 stay whole). Kept are nouns, verbs,
+adjectives, idioms and set phrases of two characters or more; numerals and measure words
+(三趟), pronouns, adverbs, function words, Latin letters, the stop words of
+stats/data/stopwords.txt and personal names (nr: an officer's name is no topic, and a topic
+list is no place to name anyone) are dropped. A term counts once per
 text that uses it (document frequency), so one long complaint cannot top the list.
 """
 
@@ -25,7 +28,7 @@ from app.org.models import Unit, subtree_ids
 from clues.models import Clue
 from evaluations.models import Evaluation
 from stats.measures import BAD, counted_ratings, period_bounds
-from stats.practices import clues_by_category
+from stats.practices import clues_by_category, unit_names
 
 STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
 TOP_TERMS = 20
@@ -54,15 +57,21 @@ DOMAIN_WORDS = (
 _WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$")
 
 
+# Part-of-speech tags (jieba's, after ICTCLAS) whose words can name a complaint.
+KEPT_TAGS = ("n", "v", "a", "l", "i", "j", "s")
+DROPPED_TAGS = ("nr",)  # person names
+
+
 @functools.cache
 def _tokenizer() -> Any:
     import jieba
+    import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     for word in DOMAIN_WORDS:
-        tokenizer.add_word(word, freq=2000)
-    return tokenizer
+        tokenizer.add_word(word, freq=2000, tag="l")
+    return jieba.posseg.POSTokenizer(tokenizer)
 
 
 @functools.cache
@@ -75,7 +84,12 @@ def terms_of(text: str) -> set[str]:
     """The distinct complaint terms of one text."""
     stop = stopwords()
     return {
-        word for word in _tokenizer().lcut(text, HMM=True) if _WORD.match(word) and word not in stop
+        pair.word
+        for pair in _tokenizer().lcut(text, HMM=True)
+        if pair.flag.startswith(KEPT_TAGS)
+        and not pair.flag.startswith(DROPPED_TAGS)
+        and _WORD.match(pair.word)
+        and pair.word not in stop
     }
 
 
@@ -116,7 +130,7 @@ def topics(*, start: date, end: date, root: Unit) -> dict[str, Any]:
         overall.update(terms)
         per_unit.setdefault(unit_id, Counter()).update(terms)
         documents[unit_id] += 1
-    names = dict(db.session.execute(sa.select(Unit.id, Unit.name).where(Unit.id.in_(per_unit))))
+    names = unit_names(per_unit)
     return {
         "start": start,
         "end": end,
