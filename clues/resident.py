@@ -60,7 +60,7 @@ def tracking_view(clue: Clue, *, now: datetime | None = None) -> dict[str, Any]:
     expires = link_expires_at(clue)
     view.update(
         {
-            "next_step": NEXT_STEPS.get(followed.status, ""),
+            "next_step": _next_step(followed, rerate is None, appeal is None),
             "promise": _promise(followed, stage),
             "handled_by": _handled_by(followed, stage),
             "hotline_case_no": getattr(followed, "hotline_case_no", "") or "",
@@ -78,6 +78,15 @@ def tracking_view(clue: Clue, *, now: datetime | None = None) -> dict[str, Any]:
         }
     )
     return view
+
+
+def _next_step(clue: Clue, may_rerate: bool, may_appeal: bool) -> str:
+    """What happens next; once closed, it depends on what the reporter may still do."""
+    if clue.status is not ClueStatus.CLOSED or may_rerate:
+        return NEXT_STEPS.get(clue.status, "")
+    if may_appeal:
+        return "已办结。如对结果不满意，可以在期限内申请上级复核。"
+    return "已办结，本事项办理完毕。感谢您的监督。"
 
 
 def _offer(action: str, label: str, refusal: Exception | None) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def test_rate_with_a_clue_on_a_phone(app, database_url, browser, database):
         assert not page.get_by_label("手机号", exact=True).is_visible()
         page.locator("label.choice", has_text="实名保密").click()
         page.get_by_label("手机号", exact=True).fill("13800138000")
+        page.get_by_label("我同意留下手机号", exact=False).check()
         page.screenshot(path=str(OUTPUT / f"h5-form-{database.kind}.png"), full_page=True)
         page.get_by_role("button", name="提交评价").click()
         page.get_by_text("感谢您的评价").wait_for()
