@@ -1,25 +1,43 @@
-"""The dashboard: the period's figures (stats.overview), weekly trends of satisfaction and
-on-time handling, the unit ranking (stats.ranking) and the clue funnel, as inline SVG.
+"""The dashboard: the period's figures (stats.overview), trends over the chosen period, the
+unit ranking with its bottom and 约谈 units named, clues by category, the clue funnel, and a
+drill-down to any unit in scope; the per-officer summaries; the 台账 and the ranking as
+Excel one click away.
 
-Every figure comes from the statistics module; this page only arranges and draws them.
+Every figure comes from the statistics module and every file from its exports (through the
+API's own export functions, so the same rules and audit apply); this page only arranges and
+draws them.
 """
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request, send_file
 
 from app.clock import local_date
+from app.extensions import db
+from app.org.models import Unit
 from app.schemas import FIRST_DAY, LAST_DAY
 from console.charts import Bar, Series, Step, bar_chart, funnel_chart, line_chart
 from console.web import bp, console_view, current_staff, page, percent
+from stats import exports
+from stats import routes as stats_routes
+from stats.officers import officer_summaries
 from stats.overview import overview
-from stats.ranking import Period, period_containing, unit_ranking
-from stats.routes import STATS_ROLES
+from stats.ranking import Period, Ranking, UnitFigures, period_containing, unit_ranking
+from stats.routes import (
+    LEDGER_ROLES,
+    OFFICER_ROLES,
+    RANKING_EXPORT_ROLES,
+    STATS_ROLES,
+    XLSX,
+)
+from stats.schemas import PeriodQuery, RankingQuery
 
-MAX_RANKED_BARS = 20
+ENDS_SHOWN = 10  # bars at the top and at the bottom of each ranking
 MAX_PERIOD_DAYS = 366 * 3
 
 
@@ -46,6 +64,18 @@ def _period() -> tuple[date, date, str | None]:
     return start, end, problem
 
 
+def _root() -> tuple[Unit, str | None]:
+    """The unit drilled into (?unit=, in the staff member's subtree), else their own."""
+    own = current_staff().unit
+    raw = request.args.get("unit", "")
+    if not raw:
+        return own, None
+    unit = db.session.get(Unit, int(raw)) if raw.isdecimal() else None
+    if unit is None or not own.contains(unit):
+        return own, "所选单位不在您的管辖范围内，已显示本单位。"
+    return unit, None
+
+
 def quick_periods(today: date) -> list[tuple[str, date, date]]:
     week = period_containing(Period.WEEK, today)
     month = period_containing(Period.MONTH, today)
@@ -59,15 +89,39 @@ def quick_periods(today: date) -> list[tuple[str, date, date]]:
     ]
 
 
-def weekly_trend(root: Any, weeks: int, today: date) -> dict[str, Any]:
-    """Satisfaction and on-time rate of each of the last `weeks` Monday–Sunday weeks."""
-    first_monday = period_containing(Period.WEEK, today)[0] - timedelta(weeks=weeks - 1)
-    labels, figures = [], []
-    for n in range(weeks):
-        start = first_monday + timedelta(weeks=n)
-        figures.append(overview(start=start, end=min(start + timedelta(days=6), today), root=root))
-        labels.append(f"{start.month}/{start.day}")
+def buckets(start: date, end: date) -> tuple[str, list[tuple[date, date]]]:
+    """The trend's steps over start..end: days up to a month, weeks up to half a year,
+    months beyond (each clipped to the period)."""
+    days = (end - start).days + 1
+    if days <= 31:
+        return "日", [(start + timedelta(n), start + timedelta(n)) for n in range(days)]
+    found = []
+    if days <= 183:
+        first = start
+        while first <= end:
+            last = min(period_containing(Period.WEEK, first)[1], end)
+            found.append((first, last))
+            first = last + timedelta(days=1)
+        return "周", found
+    first = start
+    while first <= end:
+        last = min(period_containing(Period.MONTH, first)[1], end)
+        found.append((first, last))
+        first = last + timedelta(days=1)
+    return "月", found
+
+
+def _label(step: str, first: date) -> str:
+    return f"{first.year % 100}年{first.month}月" if step == "月" else f"{first.month}/{first.day}"
+
+
+def period_trend(root: Unit, start: date, end: date) -> dict[str, Any]:
+    """Satisfaction, on-time and re-rating rates of each step of the chosen period."""
+    step, spans = buckets(start, end)
+    figures = [overview(start=a, end=b, root=root) for a, b in spans]
+    labels = [_label(step, first) for first, _ in spans]
     return {
+        "step": step,
         "labels": labels,
         "satisfaction": Series(
             "满意率",
@@ -112,52 +166,198 @@ def funnel_steps(figures: dict[str, Any]) -> list[Step]:
     ]
 
 
+def ends(ranked: list[UnitFigures]) -> tuple[list[UnitFigures], list[UnitFigures]]:
+    """The top and the bottom of a ranking (everyone once when it is short)."""
+    if len(ranked) <= ENDS_SHOWN * 2:
+        return ranked, []
+    return ranked[:ENDS_SHOWN], ranked[-ENDS_SHOWN:]
+
+
+def ranking_bars(ranking: Ranking, kind: str) -> list[Bar]:
+    """Bars of the top and the bottom of one ranking; 约谈 units say so in their label."""
+    interview = {u.unit_id for u in ranking.interview_list}
+    ranked = ranking.by_satisfaction if kind == "satisfaction" else ranking.by_on_time
+    top, bottom = ends(ranked)
+    bars = []
+    for u in [*top, *bottom]:
+        flag = "（约谈）" if u.unit_id in interview else ""
+        if kind == "satisfaction":
+            bars.append(
+                Bar(
+                    u.unit_name + flag,
+                    u.satisfaction_rate,
+                    f"第{u.satisfaction_rank}名/{len(ranked)} · {u.evaluations}条",
+                    "#e65100" if flag else "#b71c1c",
+                )
+            )
+        else:
+            bars.append(
+                Bar(
+                    u.unit_name + flag,
+                    u.on_time_rate,
+                    f"第{u.on_time_rank}名/{len(ranked)} · {u.stages}件",
+                    "#1565c0" if (u.on_time_rate or 0) >= 0.8 and not flag else "#e65100",
+                )
+            )
+    return bars
+
+
+def category_bars(figures: dict[str, Any]) -> list[Bar]:
+    rows = [row for row in figures.get("by_category", []) if row["clues"]]
+    total = sum(row["clues"] for row in rows) or 1
+    return [
+        Bar(row["label"], row["clues"] / total, f"{row['clues']} 件", "#6a1b9a")
+        for row in sorted(rows, key=lambda row: row["clues"], reverse=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Exports:
+    ledger: bool
+    ranking: bool
+    officers: bool
+
+
+def _exports() -> Exports:
+    role = current_staff().role
+    return Exports(role in LEDGER_ROLES, role in RANKING_EXPORT_ROLES, role in OFFICER_ROLES)
+
+
 @bp.get("/dashboard")
 @console_view(*STATS_ROLES)  # the API's rule for the same figures
 def dashboard() -> Response:
-    root = current_staff().unit
     start, end, problem = _period()
+    root, unit_problem = _root()
     today = local_date()
     figures = overview(start=start, end=end, root=root)
-    weeks = int(current_app.config.get("CONSOLE_TREND_WEEKS", 12))
-    trend = weekly_trend(root, weeks, today)
+    trend = period_trend(root, start, end)
     ranking = unit_ranking(start=start, end=end, root=root)
-    satisfaction_bars = [
-        Bar(u.unit_name, u.satisfaction_rate, f"第{u.satisfaction_rank}名 · {u.evaluations}条")
-        for u in ranking.by_satisfaction[:MAX_RANKED_BARS]
-    ]
-    on_time_bars = [
-        Bar(
-            u.unit_name,
-            u.on_time_rate,
-            f"第{u.on_time_rank}名 · {u.stages}件",
-            "#1565c0" if (u.on_time_rate or 0) >= 0.8 else "#e65100",
-        )
-        for u in ranking.by_on_time[:MAX_RANKED_BARS]
-    ]
+    step = trend["step"]
     charts = {
         "satisfaction": line_chart(
-            trend["labels"], [trend["satisfaction"]], label=f"近 {weeks} 周满意率"
+            trend["labels"], [trend["satisfaction"]], label=f"满意率（按{step}）"
         ),
         "on_time": line_chart(
             trend["labels"],
             [trend["on_time"], trend["rerating"]],
-            label=f"近 {weeks} 周按期办结率与回评满意率",
+            label=f"按期办结率与回评满意率（按{step}）",
         ),
-        "ranking_satisfaction": bar_chart(satisfaction_bars, label="各单位满意率排名"),
-        "ranking_on_time": bar_chart(on_time_bars, label="各单位按期办结率排名"),
+        "ranking_satisfaction": bar_chart(
+            ranking_bars(ranking, "satisfaction"), label="各单位满意率排名（前后各 10 名）"
+        ),
+        "ranking_on_time": bar_chart(
+            ranking_bars(ranking, "on_time"), label="各单位按期办结率排名（前后各 10 名）"
+        ),
         "funnel": funnel_chart(funnel_steps(figures), label="线索办理漏斗"),
+        "categories": bar_chart(category_bars(figures), label="线索类别构成"),
     }
+    children = [u for u in ranking.units if u.unit_id != root.id]
     return page(
         "dashboard.html",
         figures=figures,
         charts=charts,
         ranking=ranking,
+        bottom={
+            "satisfaction": ranking.by_satisfaction[-5:][::-1],
+            "on_time": ranking.by_on_time[-5:][::-1],
+        },
         start=start,
         end=end,
-        problem=problem,
-        weeks=weeks,
+        problem=problem or unit_problem,
+        step=step,
         quick=quick_periods(today),
         percent=percent,
         root=root,
+        parent=root.parent if root.id != current_staff().unit_id else None,
+        units=sorted(children, key=lambda u: u.unit_name)[:200],
+        exports=_exports(),
     )
+
+
+# ---------------------------------------------------------------- officers and files
+
+
+@bp.get("/officers")
+@console_view(*OFFICER_ROLES)
+def officers() -> Response:
+    """人员评价汇总 for the period and unit of the dashboard's choosing."""
+    start, end, problem = _period()
+    root, unit_problem = _root()
+    rows = officer_summaries(
+        start=start, end=end, root=root, recused_officer_id=current_staff().officer_id
+    )
+    return page(
+        "officers.html",
+        rows=rows,
+        start=start,
+        end=end,
+        root=root,
+        problem=problem or unit_problem,
+        quick=quick_periods(local_date()),
+    )
+
+
+OFFICER_COLUMNS = [
+    exports.Column("单位", 24),
+    exports.Column("姓名", 10),
+    exports.Column("警号/工号", 12),
+    exports.Column("职务", 14),
+    exports.Column("有效评价", 10, exports.INT),
+    exports.Column("满意率", 10, exports.PERCENT),
+    exports.Column("差评", 8, exports.INT),
+    exports.Column("被反映线索", 10, exports.INT),
+    exports.Column("查实", 8, exports.INT),
+    exports.Column("查否", 8, exports.INT),
+    exports.Column("核查中", 8, exports.INT),
+]
+
+
+@bp.get("/officers.xlsx")
+@console_view(*OFFICER_ROLES)
+def officers_export() -> Response:
+    start, end, _ = _period()
+    root, _ = _root()
+    rows = officer_summaries(
+        start=start, end=end, root=root, recused_officer_id=current_staff().officer_id
+    )
+    cells = [
+        [
+            r["unit"],
+            r["name"],
+            r["staff_no"],
+            r["position"],
+            r["evaluations"],
+            r["satisfaction_rate"],
+            r["bad_ratings"],
+            r["clues_received"],
+            r["substantiated"],
+            r["unfounded"],
+            r["under_verification"],
+        ]
+        for r in rows
+    ]
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    exports.write_xlsx(spool, [("人员评价汇总", OFFICER_COLUMNS, cells)])
+    spool.seek(0)
+    name = f"人员评价汇总-{root.code}-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"
+    return send_file(spool, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
+
+
+@bp.get("/exports/ledger.xlsx")
+@console_view(*LEDGER_ROLES)
+def ledger_export() -> Response:
+    """The 台账 of the chosen period and unit: the API's export, rules and audit included."""
+    start, end, _ = _period()
+    root, _ = _root()
+    return stats_routes._ledger(PeriodQuery(from_=start, to=end, unit_id=root.id), "xlsx")
+
+
+@bp.get("/exports/ranking.xlsx")
+@console_view(*RANKING_EXPORT_ROLES)
+def ranking_export() -> Response:
+    """The ranking Excel of the week or month (?period=) containing the chosen end date."""
+    _, end, _ = _period()
+    root, _ = _root()
+    period = Period.WEEK if request.args.get("period") == "week" else Period.MONTH
+    query = RankingQuery(period=period, day=end, unit_id=root.id)
+    return stats_routes._ranking_file(query, "xlsx")

@@ -37,6 +37,12 @@ PAGES: dict[str, frozenset[Role]] = {
     "/console/letters/<int:letter_id>/pdf": ALL,
     "/console/dashboard": STATS,
     "/console/inbox": ALL,
+    "/console/officers": frozenset({Role.ANALYST, Role.ADMIN}),
+    "/console/officers.xlsx": frozenset({Role.ANALYST, Role.ADMIN}),
+    "/console/exports/ledger.xlsx": frozenset({Role.SCREENER, Role.SUPERIOR, Role.ADMIN}),
+    "/console/exports/ranking.xlsx": frozenset(
+        {Role.SCREENER, Role.SUPERIOR, Role.ANALYST, Role.ADMIN}
+    ),
     "/console/password": ALL,
     "/console/qr": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/code.svg": frozenset({Role.ADMIN}),

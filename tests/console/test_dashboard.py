@@ -55,9 +55,8 @@ def test_dashboard_draws_the_overview(app, cast):
     response = sign_in(app, cast.analyst).get(f"/console/dashboard?from={start}")
     assert response.status_code == 200
     body = text(response)
-    assert body.count("<svg") == 5
-    assert body.count('class="series"') == 1  # satisfaction over three weeks; one week of clues
-    assert "66.7%（3 条评价）" in body  # last week's point: 2 of 3 satisfied
+    assert body.count("<svg") == 6
+    assert "满意率趋势（按日）" in body  # a week's trend goes by day
     assert body.count('class="step"') == 4  # the funnel's four steps
     assert "60.0%" in body  # satisfaction: 3 of 5
     kpis = re.search(r'id="kpis">(.*?)</div>\n\n', body, re.S).group(1)
@@ -65,8 +64,14 @@ def test_dashboard_draws_the_overview(app, cast):
     assert f"收到线索 {figures['clues_received']}" in body
     handled = figures["unfounded"] + figures["substantiated"]
     assert handled == 2 and f"办结 {handled}" in body
-    assert body.count('class="bar"') == 1  # station A, the one unit with enough ratings
-    assert "第1名 · 5条" in body and "甲区派出所" in body
+    assert body.count('class="bar"') == 1 + 1  # station A's bar; one category of clues
+    assert "第1名/1 · 5条" in body and "甲区派出所" in body
+    assert "5 件" in body.split('id="categories"', 1)[1]  # every clue here is 推诿扯皮
+
+    # Two months go by week: last week's point is 2 of 3 satisfied.
+    start = (today - timedelta(days=60)).isoformat()
+    body = text(sign_in(app, cast.analyst).get(f"/console/dashboard?from={start}"))
+    assert "满意率趋势（按周）" in body and "66.7%（3 条评价）" in body
     assert "<script" not in body
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
