@@ -331,8 +331,11 @@ class SmsDelivery:
 
 
 def template_params(template: Template, message: OutboxMessage, clue: Clue) -> list[str]:
-    """The template's parameters filled from the message and the clue's tracking link."""
+    """The template's parameters filled from the message and the reporter's own clue (its
+    number and tracking link)."""
     context = {key: "" if value is None else str(value) for key, value in message.payload.items()}
+    # A merged follower is told about the master's closure under the number they know.
+    context["tracking_no"] = clue.tracking_no
     tracking = tracking_of(clue)
     if tracking is not None:
         context.update(

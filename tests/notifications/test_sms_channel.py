@@ -220,7 +220,7 @@ def test_consenting_reporters_get_the_link_at_acceptance_closure_and_appeal_deci
     with app.app_context():
         counts = dispatch_outbox()
         secret = db.session.get(ClueTracking, consenting.id).secret
-    assert counts["sent"] >= 4 and counts["dead"] == 0
+    assert (counts["sent"], counts["dead"], counts["skipped"]) == (4, 0, 0)
     texts = [m["content"] for m in sms_sandbox.messages()]
     assert all(m["phone"] == f"+86{PHONE}" for m in sms_sandbox.messages())
     assert len(texts) == 4
@@ -228,6 +228,25 @@ def test_consenting_reporters_get_the_link_at_acceptance_closure_and_appeal_deci
     assert "已办结" in texts[1] and "评价" in texts[1] and secret in texts[1]
     assert "复核" in texts[2] and secret in texts[2]
     assert "未予受理" in texts[3]
+
+
+def test_a_merged_follower_is_invited_with_their_own_link(
+    app: Flask, client, sms_sandbox: SmsSandbox
+):
+    use_sms(app, sms_sandbox)
+    cast = make_cast(app, client)
+    master, follower = file(cast, "anonymous"), file(cast)
+    cast.step(cast.screener, follower.id, "merge", to="merged", master_id=master.id)
+    for who, action, to, body in cast.path_to_closed():
+        cast.step(who, master.id, action, to=to, **body)
+
+    (invitation,) = [r for r in sms_rows(app) if r.kind == "rerating_invite"]
+    assert invitation.clue_id == follower.id
+    with app.app_context():
+        dispatch_outbox()
+        own = db.session.get(ClueTracking, follower.id).secret
+    (message,) = sms_sandbox.messages()
+    assert f"/t/{own}" in message["content"] and follower.tracking_no in message["content"]
 
 
 # ---------------------------------------------------------------- answers, retries, quotas
