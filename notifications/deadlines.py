@@ -204,18 +204,18 @@ def _cause(kind: DeadlineKind, item_id: int) -> str:
     return f"stage:{item_id}" if kind in CLUE_STAGES else f"{kind.value}:{item_id}"
 
 
-def _levels_done(kind: DeadlineKind, item_ids: list[int]) -> set[tuple[int, int]]:
-    done: set[tuple[int, int]] = set()
+def _notices_sent(kind: DeadlineKind, item_ids: list[int]) -> dict[tuple[int, int], datetime]:
+    """When each (item, level) of these items was sent."""
+    sent: dict[tuple[int, int], datetime] = {}
     for chunk in range(0, len(item_ids), 5000):
-        done |= set(
-            db.session.execute(
-                sa.select(DeadlineNotice.item_id, DeadlineNotice.level).where(
-                    DeadlineNotice.kind == kind,
-                    DeadlineNotice.item_id.in_(item_ids[chunk : chunk + 5000]),
-                )
-            ).tuples()
-        )
-    return done
+        for item_id, level, issued_at in db.session.execute(
+            sa.select(DeadlineNotice.item_id, DeadlineNotice.level, DeadlineNotice.issued_at).where(
+                DeadlineNotice.kind == kind,
+                DeadlineNotice.item_id.in_(item_ids[chunk : chunk + 5000]),
+            )
+        ):
+            sent[(item_id, level)] = issued_at
+    return sent
 
 
 def overdue_working_days(due_at: datetime, now: datetime, calendar: WorkingCalendar) -> int:
@@ -232,11 +232,16 @@ def select_due(
 ) -> list[Due]:
     """The one next notice each open item of `spec` is owed at `now`, if any: the reminder
     while it is due by the end of the next working day, else the lowest level not yet sent
-    of those its lateness has reached (a backlog climbs one step per sweep)."""
+    of those its lateness has reached. One step a working day at most: an item already late
+    by several intervals when first seen climbs a step a day, however many sweeps run."""
     horizon = local_day_end(calendar.add_working_days(local_date(now), 1))
     items = spec.open_items(now).subquery()
     rows = db.session.execute(sa.select(items).where(items.c.due_at <= horizon)).all()
-    done = _levels_done(spec.kind, [row.item_id for row in rows])
+    sent = _notices_sent(spec.kind, [row.item_id for row in rows])
+    latest: dict[int, datetime] = {}
+    for (item_id, _), issued_at in sent.items():
+        latest[item_id] = max(issued_at, latest.get(item_id, issued_at))
+    today = local_date(now)
     owed = []
     for row in rows:
         origin = units.get(row.unit_id)
@@ -244,15 +249,16 @@ def select_due(
             continue
         chain = [units[unit_id] for unit_id in ancestor_ids(origin.path) if unit_id in units]
         if row.due_at > now:
-            if (row.item_id, REMINDER_LEVEL) not in done:
+            if (row.item_id, REMINDER_LEVEL) not in sent:
                 owed.append(Due(spec, row, REMINDER_LEVEL, origin, origin, 0))
             continue
         days = overdue_working_days(row.due_at, now, calendar)
         reached = min(spec.first_level + (days - 1) // interval, len(chain) - 1)
         level = next(
-            (n for n in range(spec.first_level, reached + 1) if (row.item_id, n) not in done), None
+            (n for n in range(spec.first_level, reached + 1) if (row.item_id, n) not in sent), None
         )
-        if level is not None:
+        stepped_today = row.item_id in latest and local_date(latest[row.item_id]) == today
+        if level is not None and not (level > spec.first_level and stepped_today):
             owed.append(Due(spec, row, level, chain[-1 - level], origin, days))
     return owed
 
