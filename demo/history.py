@@ -28,6 +28,7 @@ from clues.models import Clue, ClueReporter, ClueSource, Outcome, RejectReason, 
 from clues.referrals import conclude_referral, receive_referral, refer_clue
 from clues.states import ClueStatus
 from clues.tracking import ClueTracking
+from demo.practices import generate_practices
 from evaluations.identity import Channel, Resident
 from evaluations.models import Evaluation
 from evaluations.questionnaire import ClueCategory, current_questionnaire
@@ -37,6 +38,7 @@ from notifications.models import Letter, LetterKind, OutboxMessage, Subscription
 from notifications.sweeps import deadline_sweep, rerating_sweep, warning_letter_sweep
 from qr.models import QRCode, QRStatus
 from stats.notices import monthly_notice, weekly_notice
+from stats.rollups import rebuild_rollups
 
 DAYS = 365
 RESIDENTS = 4000
@@ -93,12 +95,14 @@ def generate_history(units: dict[str, Unit]) -> list[str]:
     try:
         residents = _residents(rng)
         ratings = _ratings(rng, now, residents)
+        rebuild_rollups()  # the bulk insert bypassed the daily rollups
         clues = _clues(rng, now, residents, units) + _closed_this_week(now, residents, units)
         notices = _notices(now)
+        practices = generate_practices(rng, now)
     finally:
         clock.set_now(None)
     paths = rerating_paths()
-    return [
+    return practices + [
         f"历史数据：过去一年评价 {ratings} 条、线索 {clues} 条、通报 {notices} 份，"
         "以及相应的提醒函、督办函和回评。",
         f"已办结线索 {paths['closed']} 条，反映人有可用回评途径的 {paths['reachable']} 条"
