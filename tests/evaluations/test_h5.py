@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import sqlalchemy as sa
+from PIL import Image
 
 from app.extensions import db
 from app.org.models import Role
-from clues.models import Clue, ClueReporter
+from clues.models import Clue, CluePhoto, ClueReporter
 from evaluations.models import Evaluation
 from tests.factories import bearer, make_city, make_officer, make_staff, make_unit
 from tests.qr.factories import make_code
@@ -178,3 +180,47 @@ def test_revoked_and_unknown_codes_get_a_clear_page(app, client):
     assert page.status_code == 410
     assert f"/q/{current.token}" in page.get_data(as_text=True)
     assert client.get("/q/NoSuchTokenNoSuchToken0").status_code == 404
+
+
+def test_a_bad_rating_with_a_comment_can_become_a_report_with_a_photo(app, client):
+    city = make_city(app)
+    code = make_code(app, city["station_a"])
+    html = client.get(f"/q/{code.token}").get_data(as_text=True)
+    form = {"csrf": _csrf(html), "submission_id": _submission(html), "level": "1"}
+    receipt = client.post(f"/q/{code.token}", data={**form, "comment": "窗口民警让我跑了三趟"})
+    text = receipt.get_data(as_text=True)
+    assert receipt.status_code == 201 and "把这条意见作为问题反映" in text
+    assert ">窗口民警让我跑了三趟</textarea>" in text  # pre-filled with the comment
+    report = {"csrf": _csrf(text), "submission_id": _submission(text)}
+    refused = client.post(
+        f"/q/{code.token}/report",
+        data={**report, "clue_category": "", "clue_description": "窗口民警让我跑了三趟"},
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "String should" not in page
+    assert 'id="clue_category-error">' in page and ">窗口民警让我跑了三趟</textarea>" in page
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 10)).save(photo, "JPEG")
+    filed = client.post(
+        f"/q/{code.token}/report",
+        data={
+            **report,
+            "clue_category": "buck_passing",
+            "clue_description": "窗口民警让我跑了三趟",
+            "clue_identity": "anonymous",
+            "clue_photo": (io.BytesIO(photo.getvalue()), "a.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    text = filed.get_data(as_text=True)
+    assert filed.status_code == 201 and "待审核" in text and 'id="tracking-link"' in text
+    with app.app_context():
+        clue = db.session.scalars(sa.select(Clue)).one()
+        assert clue.source == "direct" and clue.description == "窗口民警让我跑了三趟"
+        assert db.session.scalar(sa.select(sa.func.count(CluePhoto.id))) == 1
+    # The device's own page lists the rating and the clue, with its link.
+    mine = client.get("/q/me").get_data(as_text=True)
+    assert "我的评价和线索" in mine and clue.tracking_no in mine and "/t/" in mine
+    assert "非常不满意" in mine and "窗口民警让我跑了三趟" in mine
+    # Another browser has none of it.
+    assert clue.tracking_no not in app.test_client().get("/q/me").get_data(as_text=True)
