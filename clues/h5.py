@@ -19,15 +19,23 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.clock import LOCAL_TZ
 from app.csrf import CSRFError, csrf_token, own_session_cookie
 from app.errors import ApiError, DomainError, Unauthenticated, http_status
 from app.extensions import db
 from app.org.models import Unit
-from app.ratelimit import address_key, configured, limiter, network_key
+from app.ratelimit import (
+    address_key,
+    configured,
+    limiter,
+    network_key,
+    retry_after_seconds,
+)
 from app.schemas import form_errors, validate_request
 from clues.intake import file_clue_for_code, submit_rating
 from clues.models import Clue
@@ -182,6 +190,27 @@ def rate_page(token: str) -> Response:
         response = _page("h5/rate.html", **_form_context(code, csrf_token()))
     db.session.commit()
     return response
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_requests(error: RateLimitExceeded) -> Response:
+    """A resident page's 429: a page in words, not the API's JSON."""
+    return _page(
+        "h5/message.html",
+        429,
+        title="操作太频繁",
+        message=f"操作太频繁了，请 {retry_after_seconds()} 秒后再试。",
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> Response:
+    return _page(
+        "h5/message.html",
+        413,
+        title="照片太大",
+        message="提交的内容超过了 8 MB，多半是照片太大或太多。请返回，少选几张照片后再提交。",
+    )
 
 
 @bp.errorhandler(CSRFError)

@@ -19,6 +19,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
 
 from app.csrf import CSRFError, csrf_token, own_session_cookie
@@ -26,6 +27,7 @@ from app.errors import DomainError, http_status
 from app.extensions import db
 from app.ratelimit import address_key, configured, limiter, network_key
 from app.schemas import form_errors, validate_request
+from clues.h5 import too_many_requests
 from clues.resident import appeal_by_link, rerate_by_link, tracking_view
 from clues.schemas import AppealIn, ReratingIn
 from clues.tracking import clue_by_secret, tracking_by_code
@@ -54,6 +56,9 @@ def _refused(error: DomainError) -> Response:
 @bp.errorhandler(CSRFError)
 def _csrf_refused(error: CSRFError) -> Response:
     return _message(400, "页面已过期", "页面已过期，请重新打开查询链接后再提交。")
+
+
+bp.register_error_handler(RateLimitExceeded, too_many_requests)
 
 
 @bp.errorhandler(DomainError)
