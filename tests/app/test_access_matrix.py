@@ -40,6 +40,9 @@ PUBLIC = {
     "GET /q/<token>",
     "POST /q/<token>",
     "POST /integrations/12345/callback",  # authenticated by the platform's signature
+    # 晒在网上: only with PUBLIC_DISCLOSURE=1 (404 otherwise), anonymised (stats/public.py)
+    "GET /public",
+    "GET /api/v1/public/ranking",
 }
 # Endpoints for residents (their own bearer token); staff tokens are refused there.
 RESIDENT = {
@@ -232,6 +235,64 @@ def photo_row(app, clue_id: int) -> int:
         db.session.add(photo)
         db.session.commit()
         return photo.id
+
+
+def rectification_of(w: World, unit_key: str) -> int:
+    """A fresh bad rating of the unit's code, sent to the unit for 差评整改."""
+    from app.clock import local_date
+    from app.extensions import db
+    from clues.practice_models import BadRatingRectification
+    from clues.practices import open_rectifications
+    from evaluations.identity import Channel, Resident
+    from evaluations.models import Evaluation
+    from evaluations.questionnaire import current_questionnaire
+
+    code = w.code_in if unit_key == "station_a" else w.code_out
+    with w.app.app_context():
+        resident = Resident(identity_hash=f"{next(_serial):064d}", channel=Channel.H5)
+        db.session.add(resident)
+        db.session.flush()
+        rating = Evaluation(
+            resident_id=resident.id,
+            qr_code_id=code.id,
+            unit_id=w.units[unit_key].id,
+            questionnaire_id=current_questionnaire(w.units[unit_key].kind).id,
+            level=1,
+            channel=Channel.H5,
+            local_day=local_date(),
+        )
+        db.session.add(rating)
+        db.session.flush()
+        open_rectifications()
+        db.session.commit()
+        return db.session.scalars(
+            sa.select(BadRatingRectification.id).where(
+                BadRatingRectification.evaluation_id == rating.id
+            )
+        ).one()
+
+
+def interview_of(w: World, unit_key: str) -> int:
+    """A fresh 约谈 record of the unit, not yet followed up."""
+    from datetime import date, timedelta
+
+    from app.clock import utcnow
+    from app.extensions import db
+    from clues.practice_models import Interview
+
+    with w.app.app_context():
+        interview = Interview(
+            unit_id=w.units[unit_key].id,
+            held_on=date.today(),
+            interviewer="王强",
+            interviewee="赵刚",
+            commitments="整改",
+            follow_up_due_at=utcnow() + timedelta(days=20),
+            recorded_by=w.staff_in.id,
+        )
+        db.session.add(interview)
+        db.session.commit()
+        return interview.id
 
 
 def _act(status: str, action: str, body=None, **options) -> Case:
@@ -455,6 +516,46 @@ CASES: dict[str, Case] = {
     ),
     "POST /api/v1/clues/<int:clue_id>/refer": _act("closed", "refer", lambda w: {}),
     "GET /api/v1/referrals": Case(lambda w: "/api/v1/referrals"),
+    "GET /api/v1/clues/<int:clue_id>/callbacks": _seen("/callbacks"),
+    "POST /api/v1/clues/<int:clue_id>/callbacks": Case(
+        lambda w: f"/api/v1/clues/{w.clue_in}/callbacks",
+        lambda w: f"/api/v1/clues/{w.clue_out}/callbacks",
+        body=lambda w: {"result": "satisfied", "note": "电话回访"},
+        status=201,
+    ),
+    "PUT /api/v1/clues/<int:clue_id>/public-summary": Case(
+        lambda w: f"/api/v1/clues/{w.clue_in}/public-summary",
+        lambda w: f"/api/v1/clues/{w.clue_out}/public-summary",
+        body=lambda w: {"text": "经核查属实，已整改"},
+    ),
+    "GET /api/v1/bad-ratings": Case(lambda w: "/api/v1/bad-ratings"),
+    "POST /api/v1/bad-ratings/<int:rectification_id>/rectify": Case(
+        lambda w: f"/api/v1/bad-ratings/{rectification_of(w, 'station_a')}/rectify",
+        lambda w: f"/api/v1/bad-ratings/{rectification_of(w, 'station_b')}/rectify",
+        body=lambda w: {"measures": "已核实整改", "callback_result": "satisfied"},
+    ),
+    "GET /api/v1/interviews": Case(lambda w: "/api/v1/interviews"),
+    "POST /api/v1/interviews": Case(
+        lambda w: "/api/v1/interviews",
+        status=201,
+        body=lambda w: {
+            "unit_id": w.units["station_a"].id,
+            "held_on": "2026-01-05",
+            "interviewer": "王强",
+            "interviewee": "赵刚",
+            "commitments": "整改",
+        },
+    ),
+    "POST /api/v1/interviews/<int:interview_id>/follow-up": Case(
+        lambda w: f"/api/v1/interviews/{interview_of(w, 'station_a')}/follow-up",
+        lambda w: f"/api/v1/interviews/{interview_of(w, 'station_b')}/follow-up",
+        body=lambda w: {"note": "已落实"},
+    ),
+    "GET /api/v1/stats/topics": _unit_query("/api/v1/stats/topics", "station"),
+    "GET /api/v1/stats/annual": _unit_query("/api/v1/stats/annual", "station"),
+    "GET /api/v1/exports/annual.xlsx": _unit_query("/api/v1/exports/annual.xlsx", "station"),
+    "GET /api/v1/briefs/daily": Case(lambda w: "/api/v1/briefs/daily"),
+    "GET /api/v1/briefs/daily.pdf": Case(lambda w: "/api/v1/briefs/daily.pdf"),
     "GET /api/v1/inbox": Case(lambda w: "/api/v1/inbox"),
     "GET /api/v1/stats/overview": _unit_query("/api/v1/stats/overview", "station"),
     "GET /api/v1/stats/ranking": _unit_query("/api/v1/stats/ranking", "district"),
