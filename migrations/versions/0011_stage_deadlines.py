@@ -86,8 +86,8 @@ def _replace_checks(new):
         if sqlite:
             _sqlite_replace_check(table, name, condition)
         else:
-            op.drop_constraint(name, table, type_='check')
-            op.create_check_constraint(name, table, condition)
+            op.drop_constraint(op.f(name), table, type_='check')
+            op.create_check_constraint(op.f(name), table, condition)
 
 
 def upgrade():

@@ -128,6 +128,10 @@ def test_the_full_round_trip(app, client, cast, hotline, live_app):
     assert (body["tracking_no"], body["category"]) == (filed.tracking_no, "livelihood")
     assert body["description"] == "小区门口路灯坏了两个月，晚上出行很不安全"
     assert body["callback_url"] == f"{live_app}{CALLBACK}"
+    # The platform's own case number is kept with the clue, the owner and due date stay.
+    forwarded = cast.detail(filed.id)
+    assert forwarded["hotline_case_no"] == case["case_no"] != ""
+    assert forwarded["stage"] == "forwarded" and forwarded["due_at"] is not None
 
     answer = hotline.resolve(event_id, RESULT)
     assert answer["status_code"] == 200, answer
