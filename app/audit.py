@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.auth import current_actor, current_staff, staff_required
 from app.clock import utcnow
 from app.db import BigId, db
-from app.org.models import Role, subtree_ids
+from app.org.models import Role, StaffAccount, subtree_ids
 from app.schemas import Page, PageQuery, Schema, paginate
 
 
@@ -68,6 +68,15 @@ def record_audit(
     return row
 
 
+def audit_visible_to(staff: StaffAccount) -> sa.ColumnElement[bool]:
+    """Audit rows about units in the staff member's subtree; rows about no unit (system-wide)
+    only for those at the root."""
+    in_scope = AuditLog.unit_id.in_(subtree_ids(staff.unit))
+    if staff.unit.parent_id is None:
+        in_scope = sa.or_(in_scope, AuditLog.unit_id.is_(None))
+    return in_scope
+
+
 bp = APIBlueprint("audit", __name__, url_prefix="/api/v1", tag="审计日志")
 
 
@@ -102,11 +111,7 @@ class AuditPage(Page):
 @bp.output(AuditPage)
 def list_audit(query: AuditQuery):
     """审计日志（仅管理员，按时间倒序）"""
-    staff = current_staff()
-    in_scope = AuditLog.unit_id.in_(subtree_ids(staff.unit))
-    if staff.unit.parent_id is None:
-        in_scope = sa.or_(in_scope, AuditLog.unit_id.is_(None))
-    stmt = sa.select(AuditLog).where(in_scope).order_by(AuditLog.id.desc())
+    stmt = sa.select(AuditLog).where(audit_visible_to(current_staff())).order_by(AuditLog.id.desc())
     for column in ("object_type", "object_id", "action"):
         value = getattr(query, column)
         if value is not None:

@@ -12,6 +12,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from console import (  # noqa: F401  (each module adds its pages to the blueprint)
         account,
+        admin,
         clues,
         dashboard,
         desks,
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
         referrals,
         reporter,
         signin,
+        system,
     )
     from console.web import beijing_date, beijing_time, bp, filed_at, percent
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import tempfile
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import Response, current_app, flash, request, send_file, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.auth import ensure_in_scope
+from app.clock import local_date
 from app.errors import ApiError, DomainError, status_of
 from app.extensions import db
 from app.org import service as org_service
@@ -17,8 +20,9 @@ from app.schemas import MAX_ID
 from console.forms import FormError, api_error_fields, describe, parse
 from console.web import bp, console_view, current_staff, page, see_other
 from qr import service
+from qr.export import export_pdf, export_zip
 from qr.fonts import FontNotFound, font_identity
-from qr.models import QRCode, QRStatus
+from qr.models import QRCode, QRScanCount, QRStatus
 from qr.render import RENDERER_VERSION, RenderCache, poster_png, qr_svg, resolve_font
 from qr.schemas import QRCodeIn, RevokeIn
 
@@ -65,6 +69,7 @@ def _qr_page(
         units=units,
         codes=codes,
         officers=officers,
+        scans=scan_totals([c.id for c in codes], local_date() - timedelta(days=29)),
         failed=failed,
         errors=errors or {},
         error_lines=describe(errors or {}),
@@ -115,20 +120,40 @@ def qr_issue() -> Response:
     return _back(unit.id)
 
 
+def _confirmed_reason(form: MultiDict[str, str]) -> str:
+    """Revoking and rotating are confirmed by ticking a box and given a reason (kept on the
+    code and in the audit log), checked by the API's schema."""
+    errors = {} if form.get("confirm") == "1" else {"confirm": "请勾选确认"}
+    reason = (form.get("reason") or "").strip()
+    if not reason:
+        errors["reason"] = "请填写理由"
+    else:
+        try:
+            reason = parse(RevokeIn, MultiDict({"reason": reason})).reason
+        except FormError as error:
+            errors.update(error.errors)
+    if errors:
+        raise FormError(errors)
+    return reason
+
+
+def _code_refused(code_id: int, unit_id: int, error: Exception) -> Response:
+    db.session.rollback()
+    errors = error.errors if isinstance(error, FormError) else api_error_fields(error)  # type: ignore[arg-type]
+    return _qr_page(
+        _selected_unit(str(unit_id)), status_of(error), failed=f"code-{code_id}", errors=errors
+    )
+
+
 @bp.post("/qr/<int:code_id>/revoke")
 @console_view(Role.ADMIN)
 def qr_revoke(code_id: int) -> Response:
     code = _scoped_code(code_id)
     unit_id = code.unit_id
     try:
-        body = parse(RevokeIn, request.form)
-        service.revoke_code(code, reason=body.reason)
+        service.revoke_code(code, reason=_confirmed_reason(request.form))
     except (FormError, ApiError, DomainError) as error:
-        db.session.rollback()
-        errors = error.errors if isinstance(error, FormError) else api_error_fields(error)
-        return _qr_page(
-            _selected_unit(str(unit_id)), status_of(error), failed=f"code-{code_id}", errors=errors
-        )
+        return _code_refused(code_id, unit_id, error)
     db.session.commit()
     flash(f"已停用二维码 {code.serial}，扫描它将指向本单位现在的二维码。", "ok")
     return _back(unit_id)
@@ -140,18 +165,54 @@ def qr_rotate(code_id: int) -> Response:
     code = _scoped_code(code_id)
     unit_id = code.unit_id
     try:
-        replacement = service.rotate_code(code)
-    except (ApiError, DomainError) as error:
-        db.session.rollback()
-        return _qr_page(
-            _selected_unit(str(unit_id)),
-            status_of(error),
-            failed=f"code-{code_id}",
-            errors=api_error_fields(error),
-        )
+        replacement = service.rotate_code(code, reason=_confirmed_reason(request.form))
+    except (FormError, ApiError, DomainError) as error:
+        return _code_refused(code_id, unit_id, error)
     db.session.commit()
     flash(f"已轮换：{code.serial} 停用，新码 {replacement.serial}，请打印新海报替换。", "ok")
     return _back(unit_id)
+
+
+@bp.get("/qr/export")
+@console_view(Role.ADMIN)
+def qr_export() -> Response:
+    """Every active poster of the chosen unit's subtree as one PDF or ZIP (the API's export)."""
+    unit = _selected_unit(request.args.get("unit_id"))
+    infos = service.subtree_poster_infos(unit)
+    if not infos:
+        raise ApiError(404, "no_codes", "该单位及下级单位没有有效的二维码")
+    font = _font_path()
+    db.session.rollback()  # nothing to write; release the connection during the long render
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    kind = "zip" if request.args.get("format") == "zip" else "pdf"
+    (export_zip if kind == "zip" else export_pdf)(infos, spool, font_path=font)
+    spool.seek(0)
+    return send_file(
+        spool,
+        mimetype="application/zip" if kind == "zip" else "application/pdf",
+        as_attachment=True,
+        download_name=f"qr-{unit.code}.{kind}",
+    )
+
+
+def _font_path() -> str:
+    try:
+        return resolve_font(current_app.config.get("QR_FONT_PATH"))
+    except FontNotFound as exc:
+        raise ApiError(503, "font_missing", str(exc)) from exc
+
+
+def scan_totals(code_ids: list[int], since: date) -> dict[int, tuple[int, int]]:
+    """(scans since `since`, scans ever) of each code."""
+    if not code_ids:
+        return {}
+    recent = sa.func.sum(sa.case((QRScanCount.day >= since, QRScanCount.count), else_=0))
+    rows = db.session.execute(
+        sa.select(QRScanCount.qr_code_id, recent, sa.func.sum(QRScanCount.count))
+        .where(QRScanCount.qr_code_id.in_(code_ids))
+        .group_by(QRScanCount.qr_code_id)
+    ).all()
+    return {code_id: (int(a or 0), int(b or 0)) for code_id, a, b in rows}
 
 
 def _cache() -> RenderCache:

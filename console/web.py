@@ -250,7 +250,7 @@ NAV = (
     NavItem("console.referrals", "纪检移交", frozenset({Role.LIAISON, Role.ADMIN})),
     NavItem("console.letters", "函件通报", ALL_ROLES),
     NavItem("console.dashboard", "统计分析", frozenset(STATS_ROLES)),
-    NavItem("console.qr_codes", "二维码", frozenset({Role.ADMIN})),
+    NavItem("console.admin_units", "系统管理", frozenset({Role.ADMIN})),
 )
 
 

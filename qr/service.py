@@ -84,9 +84,9 @@ def revoke_code(code: QRCode, *, reason: str) -> QRCode:
     return code
 
 
-def rotate_code(code: QRCode) -> QRCode:
+def rotate_code(code: QRCode, *, reason: str = "轮换") -> QRCode:
     """Revoke `code` and issue its replacement (same unit, officer, label) in one step."""
-    revoke_code(code, reason="轮换")
+    revoke_code(code, reason=reason)
     replacement = QRCode(
         token=new_token(), unit_id=code.unit_id, officer_id=code.officer_id, label=code.label
     )

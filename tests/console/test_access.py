@@ -45,6 +45,14 @@ PAGES: dict[str, frozenset[Role]] = {
     ),
     "/console/password": ALL,
     "/console/qr": frozenset({Role.ADMIN}),
+    "/console/qr/export": frozenset({Role.ADMIN}),
+    "/console/admin/units": frozenset({Role.ADMIN}),
+    "/console/admin/units/<int:unit_id>": frozenset({Role.ADMIN}),
+    "/console/admin/staff": frozenset({Role.ADMIN}),
+    "/console/admin/staff/<int:staff_id>": frozenset({Role.ADMIN}),
+    "/console/admin/calendar": frozenset({Role.ADMIN}),
+    "/console/admin/questionnaires": frozenset({Role.ADMIN}),
+    "/console/admin/audit": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/code.svg": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/poster.png": frozenset({Role.ADMIN}),
 }
@@ -59,12 +67,30 @@ FORMS: dict[str, frozenset[Role]] = {
     "/console/clues/<int:clue_id>/<action_name>": frozenset(
         {Role.SCREENER, Role.VERIFIER, Role.SUPERIOR}
     ),
+    "/console/clues/<int:clue_id>/reporter": frozenset({Role.SCREENER, Role.LIAISON, Role.ADMIN}),
     "/console/referrals/<int:referral_id>/receive": frozenset({Role.LIAISON}),
     "/console/referrals/<int:referral_id>/conclude": frozenset({Role.LIAISON}),
     "/console/letters/<int:letter_id>/response": frozenset({Role.VERIFIER, Role.SUPERIOR}),
     "/console/qr": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/revoke": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/rotate": frozenset({Role.ADMIN}),
+    "/console/admin/units": frozenset({Role.ADMIN}),
+    "/console/admin/units/<int:unit_id>/<any(deactivate, activate):change>": frozenset(
+        {Role.ADMIN}
+    ),
+    "/console/admin/units/<int:unit_id>/officers": frozenset({Role.ADMIN}),
+    "/console/admin/units/<int:unit_id>/officers/import": frozenset({Role.ADMIN}),
+    "/console/admin/officers/<int:officer_id>/<any(deactivate, activate):change>": frozenset(
+        {Role.ADMIN}
+    ),
+    "/console/admin/staff": frozenset({Role.ADMIN}),
+    "/console/admin/staff/import": frozenset({Role.ADMIN}),
+    "/console/admin/staff/<int:staff_id>": frozenset({Role.ADMIN}),
+    "/console/admin/staff/<int:staff_id>/password": frozenset({Role.ADMIN}),
+    "/console/admin/staff/<int:staff_id>/<any(deactivate, activate):change>": frozenset(
+        {Role.ADMIN}
+    ),
+    "/console/admin/questionnaires": frozenset({Role.ADMIN}),
 }
 
 
@@ -96,6 +122,9 @@ class World:
     letter_id: int
     referral_id: int
     code_id: int
+    unit_id: int
+    staff_id: int
+    officer_id: int
 
     def fill(self, rule: str) -> str:
         return (
@@ -105,6 +134,10 @@ class World:
             .replace("<int:referral_id>", str(self.referral_id))
             .replace("<int:code_id>", str(self.code_id))
             .replace("<int:item_id>", "1")
+            .replace("<int:unit_id>", str(self.unit_id))
+            .replace("<int:staff_id>", str(self.staff_id))
+            .replace("<int:officer_id>", str(self.officer_id))
+            .replace("<any(deactivate, activate):change>", "deactivate")
             .replace("<action_name>", "approve")
         )
 
@@ -120,7 +153,16 @@ def world(app, cast) -> World:
     with app.app_context():
         referral_id = db.session.scalar(sa.select(Referral.id).where(Referral.clue_id == clue.id))
         db.session.commit()
-    return World(clue.id, photo_id, letter_id, referral_id, cast.code.id)
+    return World(
+        clue.id,
+        photo_id,
+        letter_id,
+        referral_id,
+        cast.code.id,
+        cast.units["station_a"].id,
+        cast.verifier.id,
+        cast.officer.id,
+    )
 
 
 def _staff(cast):

@@ -122,13 +122,23 @@ def test_admin_issues_rotates_revokes_and_prints(app, cast):
     )
     assert for_officer.status_code == 303
 
-    assert admin.post(f"/console/qr/{window.id}/rotate").status_code == 303
+    # One click does nothing: rotating and revoking want a ticked box and a reason.
+    unconfirmed = admin.post(f"/console/qr/{window.id}/rotate", reason="")
+    assert unconfirmed.status_code == 422
+    assert "请勾选确认" in text(unconfirmed) and "请填写理由" in text(unconfirmed)
+    assert _codes(app, station.id)[-2].status.value == "active"
+    rotated = admin.post(f"/console/qr/{window.id}/rotate", reason="海报损毁", confirm="1")
+    assert rotated.status_code == 303
     codes = _codes(app, station.id)
     old = next(c for c in codes if c.id == window.id)
     assert old.status.value == "revoked" and old.replaced_by_id == codes[-1].id
-    assert admin.post(f"/console/qr/{codes[-1].id}/revoke").status_code == 303
-    again = admin.post(f"/console/qr/{codes[-1].id}/revoke")
+    assert old.revoked_reason == "海报损毁"
+    revoke = {"reason": "窗口撤并", "confirm": "1"}
+    assert admin.post(f"/console/qr/{codes[-1].id}/revoke", **revoke).status_code == 303
+    again = admin.post(f"/console/qr/{codes[-1].id}/revoke", **revoke)
     assert again.status_code == 409 and "已停用" in text(again)
+    page = text(admin.get(f"/console/qr?unit_id={station.id}"))
+    assert "窗口撤并" in page and "扫描（近 30 天 / 累计）" in page
 
     svg = admin.get(f"/console/qr/{cast.code.id}/code.svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
