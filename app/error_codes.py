@@ -397,6 +397,13 @@ def _declared() -> list[ErrorCode]:
             A.SHOW_MESSAGE,
         ),
         _e("already_referred", Conflict, "该线索已移交纪检", "重复移交", A.SHOW_MESSAGE),
+        _e(
+            "referral_conflict",
+            NotPermitted,
+            "您所在单位是被反映单位或其下级，不能查看该移交卷宗",
+            "纪检联络员所在单位是被反映单位或其下级",
+            A.SHOW_MESSAGE,
+        ),
         # photos (clues/photos.py)
         _e(
             "unsupported_image",
@@ -564,7 +571,12 @@ OPERATION_ERRORS: dict[str, tuple[str, ...]] = {
     "POST /api/v1/clues/{clue_id}/approve_extension": ("no_extension_request",),
     "POST /api/v1/clues/{clue_id}/deny_extension": ("no_extension_request",),
     "POST /api/v1/clues/{clue_id}/refer": ("not_referable", "already_referred"),
-    "POST /api/v1/referrals/{referral_id}/*": ("illegal_transition",),
+    "GET /api/v1/referrals/{referral_id}": ("out_of_scope", "referral_conflict"),
+    "POST /api/v1/referrals/{referral_id}/*": (
+        "out_of_scope",
+        "referral_conflict",
+        "illegal_transition",
+    ),
     "POST /api/v1/bad-ratings/{rectification_id}/rectify": ("out_of_scope", "already_rectified"),
     "POST /api/v1/clues/{clue_id}/callbacks": ("not_closed",),
     "PUT /api/v1/clues/{clue_id}/public-summary": ("not_closed",),
