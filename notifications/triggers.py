@@ -34,6 +34,7 @@ RESIDENT_MESSAGES = {
 # re-rating invitation (on_rerating_invited), one message carrying both.
 SMS_MESSAGES = {
     Action.ACCEPT: "clue_accepted",
+    Action.MERGE: "clue_accepted",  # taken up together with the same matter: accepted too
     Action.REJECT: "clue_result",
     Action.REOPEN: "appeal_decision",
     Action.UPHOLD: "appeal_decision",
@@ -111,7 +112,7 @@ def on_clue_transitioned(clue: Clue, *, transition: Transition, event: Any, **_:
             )
     if action in SMS_MESSAGES:
         kind = SMS_MESSAGES[action]
-        for clue_id, resident_id in sms.consenting_reporters(clue):
+        for clue_id, resident_id in sms.recipients(kind, clue):
             sms.queue_sms(
                 kind=kind,
                 clue_id=clue_id,

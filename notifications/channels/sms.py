@@ -37,7 +37,7 @@ from flask import current_app
 from app.clock import LOCAL_TZ, local_date, local_day_start, utcnow
 from app.crypto import decrypt_text
 from app.extensions import db
-from clues.models import Clue, ClueReporter, ReporterIdentity
+from clues.models import Appeal, Clue, ClueReporter, ReporterIdentity
 from clues.tracking import tracking_of, tracking_url
 from notifications.channels import Delivery, Result, dead, defer, retry, sent, skipped
 from notifications.channels.wechat import render
@@ -170,9 +170,20 @@ def _consenting(condition: sa.ColumnElement[bool]) -> sa.Select[tuple[int, int]]
     )
 
 
-def consenting_reporters(clue: Clue) -> list[tuple[int, int]]:
-    """(clue id, resident id) of the clue's reporters who may be sent SMS."""
-    return [tuple(row) for row in db.session.execute(_consenting(ClueReporter.clue_id == clue.id))]
+def recipients(kind: str, clue: Clue) -> list[tuple[int, int]]:
+    """(clue id, resident id) to text about `kind`: for an appeal decision the appellant (who
+    may follow through a merged clue), else the clue's own reporter — if they agreed."""
+    if kind != "appeal_decision":
+        condition = ClueReporter.clue_id == clue.id
+        return [(c, r) for c, r in db.session.execute(_consenting(condition))]
+    appellant = db.session.scalar(
+        sa.select(Appeal.resident_id)
+        .where(Appeal.clue_id == clue.id)
+        .order_by(Appeal.created_at.desc(), Appeal.id.desc())
+        .limit(1)
+    )
+    own_clue = consenting_follower(clue, appellant) if appellant is not None else None
+    return [] if own_clue is None else [(own_clue, appellant)]
 
 
 def consenting_follower(clue: Clue, resident_id: int) -> int | None:

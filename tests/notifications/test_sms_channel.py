@@ -16,6 +16,7 @@ from flask import Flask
 
 from app import clock, create_app
 from app.extensions import db
+from clues import service
 from clues.models import ClueReporter
 from clues.tracking import ClueTracking
 from config import SANDBOX_SMS_SECRET_ID, InsecureConfiguration, production_problems
@@ -230,23 +231,35 @@ def test_consenting_reporters_get_the_link_at_acceptance_closure_and_appeal_deci
     assert "未予受理" in texts[3]
 
 
-def test_a_merged_follower_is_invited_with_their_own_link(
+def test_a_merged_follower_is_invited_and_answered_through_their_own_clue(
     app: Flask, client, sms_sandbox: SmsSandbox
 ):
     use_sms(app, sms_sandbox)
     cast = make_cast(app, client)
-    master, follower = file(cast, "anonymous"), file(cast)
+    master, follower = file(cast), file(cast)
     cast.step(cast.screener, follower.id, "merge", to="merged", master_id=master.id)
     for who, action, to, body in cast.path_to_closed():
         cast.step(who, master.id, action, to=to, **body)
+    with app.app_context():
+        appellant = db.session.get(ClueReporter, follower.id).resident_id
+        service.appeal_clue(service.get_clue(master.id), resident_id=appellant, reason="不满意")
+        db.session.commit()
+    cast.step(cast.superior, master.id, "uphold", to="closed", note="原结论事实清楚")
 
-    (invitation,) = [r for r in sms_rows(app) if r.kind == "rerating_invite"]
-    assert invitation.clue_id == follower.id
+    by_kind = {(r.kind, r.clue_id) for r in sms_rows(app)}
+    assert by_kind == {
+        ("clue_accepted", master.id),
+        ("clue_accepted", follower.id),  # merged: taken up together with the master
+        ("rerating_invite", master.id),
+        ("rerating_invite", follower.id),
+        ("appeal_decision", follower.id),  # only the appellant hears of the decision
+    }
     with app.app_context():
         dispatch_outbox()
         own = db.session.get(ClueTracking, follower.id).secret
-    (message,) = sms_sandbox.messages()
-    assert f"/t/{own}" in message["content"] and follower.tracking_no in message["content"]
+    to_follower = [m["content"] for m in sms_sandbox.messages() if own in m["content"]]
+    assert len(to_follower) == 3
+    assert all(follower.tracking_no in text for text in to_follower)
 
 
 # ---------------------------------------------------------------- answers, retries, quotas
