@@ -6,6 +6,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from evaluations import routes
+    from evaluations import rollups, routes  # noqa: F401  (rollups: their tables, upkeep)
 
     app.register_blueprint(routes.bp)

@@ -26,6 +26,7 @@ from app.ratelimit import client_network
 from evaluations.identity import Channel, Resident, ResidentIdentity
 from evaluations.models import Evaluation, EvaluationFlag, IdempotencyKey
 from evaluations.questionnaire import QuestionnaireVersion, current_questionnaire
+from evaluations.rollups import count_rating
 from evaluations.schemas import EvaluationIn
 from qr.service import resolve_token
 
@@ -290,9 +291,11 @@ def record_evaluation(
     try:
         # The unique (resident, code, period) constraint is the one-rating rule: no read
         # first, so twin requests cannot both pass it.
-        evaluation_id = db.session.connection().execute(_INSERT, values).scalar_one()
+        connection = db.session.connection()
+        evaluation_id = connection.execute(_INSERT, values).scalar_one()
     except IntegrityError as exc:
         raise _already_rated(period_start) from exc
+    count_rating(connection, values)
 
     return RecordedRating(evaluation_id, resident.id, code.unit_id, officer_id, now)
 

@@ -1,0 +1,234 @@
+"""Daily clue rollups: per unit and category, and per officer, the cohort counts of the clues
+received on each Beijing day, as those clues stand now (see stats.overview for the meaning).
+
+Kept exact like the rating rollups (evaluations.rollups): a clue's counts depend on its status,
+outcome and referral, so whenever a flush changes a clue (or its referral), the clue's counts
+as they were are taken away and its counts as they are now are added, as atomic upserts in the
+same transaction. Clues change only through the ORM (the services lock the clue first).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import db, str_enum
+from clues.models import Clue, Outcome, Referral
+from clues.states import ClueStatus
+from evaluations.questionnaire import ClueCategory
+from evaluations.rollups import (
+    Deltas,
+    Key,
+    add_deltas,
+    beijing_day,
+    merge_into,
+    new_state,
+    old_state,
+)
+
+SUBSTANTIATED = (Outcome.SUBSTANTIATED, Outcome.PARTLY_SUBSTANTIATED)
+UNDER_VERIFICATION = (
+    ClueStatus.ASSIGNED,
+    ClueStatus.VERIFYING,
+    ClueStatus.REVIEWING,
+    ClueStatus.APPEALED,
+)
+PENDING_SCREENING = (ClueStatus.SUBMITTED, ClueStatus.ACCEPTED)
+
+
+class UnitClueDay(db.Model):
+    """The clues about one unit in one category received on one Beijing day, as they stand."""
+
+    __tablename__ = "unit_clue_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True)
+    category: Mapped[ClueCategory] = mapped_column(
+        str_enum(ClueCategory, "clue_category"), primary_key=True
+    )
+    received: Mapped[int]
+    rejected: Mapped[int]
+    merged: Mapped[int]
+    forwarded: Mapped[int]
+    pending_screening: Mapped[int]
+    assigned: Mapped[int]
+    unfounded: Mapped[int]
+    substantiated: Mapped[int]  # substantiated or partly
+    partly_substantiated: Mapped[int]
+    under_verification: Mapped[int]
+    self_verified: Mapped[int]
+    persons_handled: Mapped[int]
+    referred: Mapped[int]
+    referral_persons_handled: Mapped[int]
+
+
+class OfficerClueDay(db.Model):
+    """The clues naming one officer of one unit received on one Beijing day, as they stand."""
+
+    __tablename__ = "officer_clue_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(sa.ForeignKey("officers.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True)
+    received: Mapped[int]
+    substantiated: Mapped[int]
+    unfounded: Mapped[int]
+    under_verification: Mapped[int]  # every status of UNDER_VERIFICATION, assigned or not
+
+
+ATTRIBUTES = (
+    "submitted_at",
+    "unit_id",
+    "officer_id",
+    "category",
+    "status",
+    "outcome",
+    "rejected_at",
+    "merged_at",
+    "forwarded_at",
+    "assigned_at",
+    "self_verification_reason",
+    "persons_handled",
+)
+
+
+def clue_counts(
+    values: dict[str, Any], referral: tuple[int, int] = (0, 0)
+) -> dict[sa.Table, tuple[Key, list[int]]]:
+    """What one clue (with its referral: (referrals, persons handled)) adds to each rollup."""
+    day = beijing_day(values["submitted_at"])
+    status, outcome = values["status"], values["outcome"]
+    closed = status == ClueStatus.CLOSED
+    assigned = values["assigned_at"] is not None
+    substantiated = closed and outcome in SUBSTANTIATED
+    unfounded = closed and outcome == Outcome.UNFOUNDED
+    category = ClueCategory(values["category"]).value
+    found = {
+        UnitClueDay.__table__: (
+            (day, values["unit_id"], category),
+            [
+                1,
+                int(values["rejected_at"] is not None),
+                int(values["merged_at"] is not None),
+                int(values["forwarded_at"] is not None),
+                int(status in PENDING_SCREENING),
+                int(assigned),
+                int(unfounded),
+                int(substantiated),
+                int(closed and outcome == Outcome.PARTLY_SUBSTANTIATED),
+                int(assigned and status in UNDER_VERIFICATION),
+                int((values["self_verification_reason"] or "") != ""),
+                (values["persons_handled"] or 0) if closed else 0,
+                referral[0],
+                referral[1],
+            ],
+        )
+    }
+    if values["officer_id"] is not None:
+        found[OfficerClueDay.__table__] = (
+            (day, values["officer_id"], values["unit_id"]),
+            [1, int(substantiated), int(unfounded), int(status in UNDER_VERIFICATION)],
+        )
+    return found
+
+
+def _referrals(session: Session, clue_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(referrals, persons handled) per clue, as the database holds them at this moment."""
+    if not clue_ids:
+        return {}
+    rows = session.connection().execute(
+        sa.select(
+            Referral.clue_id,
+            sa.func.count(Referral.id),
+            sa.func.coalesce(sa.func.sum(Referral.persons_handled), 0),
+        )
+        .where(Referral.clue_id.in_(clue_ids))
+        .group_by(Referral.clue_id)
+    )
+    return {clue_id: (int(n), int(persons)) for clue_id, n, persons in rows}
+
+
+def _changed(obj: Any, names: tuple[str, ...]) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in names)
+
+
+def _affected(session: Session) -> tuple[list[Clue], list[Clue]]:
+    """(clues whose counts may change and that exist already, clues to count after flush)."""
+    existing: dict[int, Clue] = {}
+    fresh: list[Clue] = []
+    for obj in session.deleted:
+        if isinstance(obj, Clue):
+            existing[id(obj)] = obj
+    referrals = [o for o in [*session.new, *session.deleted] if isinstance(o, Referral)]
+    referrals += [
+        o
+        for o in session.dirty
+        if isinstance(o, Referral) and _changed(o, ("clue_id", "persons_handled"))
+    ]
+    for obj in referrals:
+        linked = obj.__dict__.get("clue")  # set through the relationship, id not yet copied
+        if isinstance(linked, Clue):
+            existing[id(linked)] = linked
+        clue_ids = {obj.clue_id, *inspect(obj).attrs.clue_id.history.deleted} - {None}
+        with session.no_autoflush:
+            for clue_id in clue_ids:
+                clue = session.get(Clue, clue_id)
+                if clue is not None:
+                    existing[id(clue)] = clue
+    for obj in session.dirty:
+        if isinstance(obj, Clue) and _changed(obj, ATTRIBUTES):
+            existing[id(obj)] = obj
+    for obj in session.new:
+        if isinstance(obj, Clue):
+            fresh.append(obj)
+    return list(existing.values()), fresh
+
+
+SLOT = "rollups:Clue"
+
+
+@event.listens_for(Session, "before_flush")
+def _take_old_counts(session: Session, _context: Any, _instances: Any) -> None:
+    existing, fresh = _affected(session)
+    taken: dict[sa.Table, Deltas] = defaultdict(dict)
+    existing = [c for c in existing if inspect(c).has_identity]
+    referrals = _referrals(session, [c.id for c in existing])
+    for clue in existing:
+        found = clue_counts(old_state(clue, ATTRIBUTES), referrals.get(clue.id, (0, 0)))
+        for table, (key, counts) in found.items():
+            merge_into(taken[table], key, counts, -1)
+    # Counted again after the flush: all but the deleted (still "persistent" in after_flush).
+    remaining = [c for c in existing if c not in session.deleted]
+    # Set, not appended: a failed flush leaves nothing behind for the next one.
+    session.info[SLOT] = (taken, [*remaining, *fresh])
+
+
+@event.listens_for(Session, "after_flush")
+def _add_new_counts(session: Session, _context: Any) -> None:
+    taken, watched = session.info.pop(SLOT, ({}, []))
+    deltas: dict[sa.Table, Deltas] = defaultdict(dict, taken)
+    referrals = _referrals(session, [c.id for c in watched])
+    for clue in watched:
+        found = clue_counts(new_state(clue, ATTRIBUTES), referrals.get(clue.id, (0, 0)))
+        for table, (key, counts) in found.items():
+            merge_into(deltas[table], key, counts, +1)
+    if any(deltas.values()):
+        connection = session.connection()
+        for table, rows in deltas.items():
+            add_deltas(connection, table, rows)
+
+
+def _noop(_target: Any, value: Any, _old: Any, _initiator: Any) -> None:
+    pass
+
+
+# Active history: the old value is loaded before a set, so it can be taken away exactly.
+for _name in ATTRIBUTES:
+    event.listen(getattr(Clue, _name), "set", _noop, active_history=True)
+event.listen(Referral.persons_handled, "set", _noop, active_history=True)

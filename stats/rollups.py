@@ -1,0 +1,226 @@
+"""Reading the daily rollups, rebuilding them from the raw rows, and proving them equal.
+
+The overview, rankings, officer summaries (and through them the notices and exports) sum
+the daily rows of a period instead of counting ratings and clues: a period costs at most
+days × units rows (days × units × categories for clues), whatever the volume.
+
+The rollups are kept exact as ratings and clues change (evaluations.rollups, clues.rollups).
+`raw_rollups()` computes the same rows from the raw tables with GROUP BY; `verify_rollups()`
+compares the two, and `rebuild_rollups()` replaces the stored rows by the raw ones in one
+transaction (idempotent: run it after a bulk load that bypassed the ORM, or any time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.jobs import job
+from clues.models import Clue, Outcome, Referral
+from clues.rollups import (
+    PENDING_SCREENING,
+    SUBSTANTIATED,
+    UNDER_VERIFICATION,
+    OfficerClueDay,
+    UnitClueDay,
+)
+from clues.states import ClueStatus
+from evaluations.models import Evaluation
+from evaluations.questionnaire import SATISFIED_LEVEL
+from evaluations.rollups import (
+    BAD_LEVEL,
+    OfficerRatingDay,
+    UnitRatingDay,
+    beijing_date,
+    counters,
+    key_columns,
+)
+
+ROLLUPS = (
+    UnitRatingDay.__table__,
+    OfficerRatingDay.__table__,
+    UnitClueDay.__table__,
+    OfficerClueDay.__table__,
+)
+
+Units = sa.Select | Iterable[int] | None  # a subtree's ids; None: every unit
+
+
+# ---------------------------------------------------------------- reading
+
+
+def period_sums(
+    table: sa.Table,
+    *,
+    start: date,
+    end: date,
+    units: Units = None,
+    by: Iterable[str] = (),
+    where: Iterable[sa.ColumnElement[bool]] = (),
+) -> list[sa.Row]:
+    """The sums of a rollup's counts over start..end (Beijing dates) for `units`, grouped by
+    the columns named in `by` (none: one row of totals)."""
+    groups = [table.c[name] for name in by]
+    query = sa.select(
+        *groups,
+        *(sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in counters(table)),
+    ).where(table.c.day.between(start, end), *where)
+    if units is not None:
+        query = query.where(table.c.unit_id.in_(units))
+    if groups:
+        query = query.group_by(*groups)
+    return list(db.session.execute(query))
+
+
+def period_totals(table: sa.Table, *, start: date, end: date, units: Units = None) -> dict:
+    """One rollup's counts summed over a period and a set of units, as a dict of ints."""
+    (row,) = period_sums(table, start=start, end=end, units=units)
+    return {name: int(value) for name, value in row._mapping.items()}
+
+
+def period_by(
+    table: sa.Table, column: str, *, start: date, end: date, units: Units = None
+) -> dict[Any, dict[str, int]]:
+    """One rollup's counts summed over a period, per value of `column` (unit_id, officer_id,
+    category, day)."""
+    return {
+        row[0]: {name: int(v) for name, v in list(row._mapping.items())[1:]}
+        for row in period_sums(table, start=start, end=end, units=units, by=[column])
+    }
+
+
+# ---------------------------------------------------------------- from the raw rows
+
+
+def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def raw_rollups() -> dict[sa.Table, sa.Select]:
+    """Per rollup table, the SELECT that computes its rows from the raw tables (same columns,
+    same order): the definition the incremental upkeep must agree with."""
+    day = beijing_date(Evaluation.created_at)
+    counted = ~Evaluation.is_excluded
+    satisfied = sa.and_(counted, Evaluation.level >= SATISFIED_LEVEL)
+    bad = sa.and_(counted, Evaluation.level <= BAD_LEVEL)
+    unit_ratings = sa.select(
+        day.label("day"),
+        Evaluation.unit_id,
+        _count_if(counted),
+        _count_if(satisfied),
+        _count_if(bad),
+        _count_if(Evaluation.is_excluded),
+    ).group_by(day, Evaluation.unit_id)
+    officer_ratings = (
+        sa.select(
+            day.label("day"),
+            Evaluation.officer_id,
+            Evaluation.unit_id,
+            _count_if(counted),
+            _count_if(satisfied),
+            _count_if(bad),
+        )
+        .where(Evaluation.officer_id.is_not(None))
+        .group_by(day, Evaluation.officer_id, Evaluation.unit_id)
+    )
+    clue_day = beijing_date(Clue.submitted_at)
+    closed = Clue.status == ClueStatus.CLOSED
+    assigned = Clue.assigned_at.is_not(None)
+    substantiated = sa.and_(closed, Clue.outcome.in_(SUBSTANTIATED))
+    unfounded = sa.and_(closed, Clue.outcome == Outcome.UNFOUNDED)
+    unit_clues = (
+        sa.select(
+            clue_day.label("day"),
+            Clue.unit_id,
+            Clue.category,
+            sa.func.count(Clue.id),
+            _count_if(Clue.rejected_at.is_not(None)),
+            _count_if(Clue.merged_at.is_not(None)),
+            _count_if(Clue.forwarded_at.is_not(None)),
+            _count_if(Clue.status.in_(PENDING_SCREENING)),
+            _count_if(assigned),
+            _count_if(unfounded),
+            _count_if(substantiated),
+            _count_if(sa.and_(closed, Clue.outcome == Outcome.PARTLY_SUBSTANTIATED)),
+            _count_if(sa.and_(assigned, Clue.status.in_(UNDER_VERIFICATION))),
+            _count_if(Clue.self_verification_reason != ""),
+            sa.func.coalesce(sa.func.sum(sa.case((closed, Clue.persons_handled), else_=0)), 0),
+            sa.func.count(Referral.id),
+            sa.func.coalesce(sa.func.sum(Referral.persons_handled), 0),
+        )
+        .select_from(Clue)
+        .outerjoin(Referral, Referral.clue_id == Clue.id)
+        .group_by(clue_day, Clue.unit_id, Clue.category)
+    )
+    officer_clues = (
+        sa.select(
+            clue_day.label("day"),
+            Clue.officer_id,
+            Clue.unit_id,
+            sa.func.count(Clue.id),
+            _count_if(substantiated),
+            _count_if(unfounded),
+            _count_if(Clue.status.in_(UNDER_VERIFICATION)),
+        )
+        .where(Clue.officer_id.is_not(None))
+        .group_by(clue_day, Clue.officer_id, Clue.unit_id)
+    )
+    return {
+        UnitRatingDay.__table__: unit_ratings,
+        OfficerRatingDay.__table__: officer_ratings,
+        UnitClueDay.__table__: unit_clues,
+        OfficerClueDay.__table__: officer_clues,
+    }
+
+
+def _rows(rows: Iterable[sa.Row], table: sa.Table) -> dict[tuple, tuple[int, ...]]:
+    """key → counts, all-zero rows left out (a row brought back to zero is no row)."""
+    width = len(key_columns(table))
+    found = {}
+    for row in rows:
+        day, *rest = row[:width]  # SQLite's date() gives text; categories come back as enums
+        key = (
+            date.fromisoformat(day) if isinstance(day, str) else day,
+            *(v.value if isinstance(v, Enum) else v for v in rest),
+        )
+        counts = tuple(int(v) for v in row[width:])
+        if any(counts):
+            found[key] = counts
+    return found
+
+
+def verify_rollups() -> dict[str, list[tuple]]:
+    """Every difference between the stored rollups and the raw data, per table:
+    [(key, stored counts, raw counts)]. Empty lists: the rollups are exact."""
+    differences = {}
+    for table, raw in raw_rollups().items():
+        columns = [table.c[name] for name in (*key_columns(table), *counters(table))]
+        stored = _rows(db.session.execute(sa.select(*columns)), table)
+        computed = _rows(db.session.execute(raw), table)
+        differences[table.name] = [
+            (key, stored.get(key), computed.get(key))
+            for key in sorted(set(stored) | set(computed), key=repr)
+            if stored.get(key) != computed.get(key)
+        ]
+    return differences
+
+
+@job("rebuild_rollups", "按原始评价和线索重建每日汇总（幂等）")
+def rebuild_rollups() -> dict[str, int]:
+    """Replace every rollup row by the raw computation, in one transaction; then verify."""
+    written = {}
+    for table, raw in raw_rollups().items():
+        db.session.execute(table.delete())
+        names = [*key_columns(table), *counters(table)]
+        result = db.session.execute(table.insert().from_select(names, raw))
+        written[table.name] = result.rowcount
+    db.session.flush()
+    wrong = {name: len(rows) for name, rows in verify_rollups().items() if rows}
+    if wrong:  # pragma: no cover - the same SELECT was just written
+        raise RuntimeError(f"rollups differ after rebuild: {wrong}")
+    return written
