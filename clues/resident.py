@@ -63,7 +63,7 @@ def tracking_view(clue: Clue, *, now: datetime | None = None) -> dict[str, Any]:
             "next_step": _next_step(followed, rerate is None, appeal is None),
             "promise": _promise(followed, stage),
             "handled_by": _handled_by(followed, stage),
-            "hotline_case_no": getattr(followed, "hotline_case_no", "") or "",
+            "hotline_case_no": followed.hotline_case_no,
             # The platform's answer is addressed to the forwarded clue's own reporter.
             "hotline_result": followed.reporter_message
             if followed is clue and clue.status is ClueStatus.CLOSED and _closed_by_hotline(clue)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from app import clock
 from app.extensions import db
+from clues import service
 from clues.tracking import ClueTracking
 from tests.clues.factories import REPORT, make_cast
 from tests.evaluations.helpers import h5_resident
@@ -172,3 +173,24 @@ def test_the_page_refuses_what_the_api_refuses(app, client):
         "rerate": False,
         "appeal": False,
     }
+
+
+def test_a_12345_clue_shows_the_platforms_case_number_and_result(app, client):
+    cast = make_cast(app, client)
+    filed = cast.report(category="livelihood", description="小区门口路灯坏了一个月没人修")
+    clue_id = cast.clue_id(filed["tracking_no"])
+    cast.step(cast.screener, clue_id, "forward_12345", to="forwarded")
+    with app.app_context():
+        clue = service.get_clue(clue_id)
+        clue.hotline_case_no = "12345-000042"
+        db.session.commit()
+    view = client.get(f"/api/v1/track/{_secret(filed['tracking_url'])}").json
+    assert (view["status_label"], view["hotline_case_no"]) == ("已转 12345", "12345-000042")
+    assert "12345" in view["handled_by"] and "12345" in view["next_step"]
+    with app.app_context():
+        service.close_forwarded(service.get_clue(clue_id), result="已联系路灯所，当天修复")
+        db.session.commit()
+    view = client.get(f"/api/v1/track/{_secret(filed['tracking_url'])}").json
+    assert view["status"] == "closed" and view["hotline_result"] == "已联系路灯所，当天修复"
+    html = client.get("/t/" + _secret(filed["tracking_url"])).get_data(as_text=True)
+    assert "12345-000042" in html and "12345 办理结果：已联系路灯所，当天修复" in html
