@@ -13,7 +13,7 @@ from app.extensions import db
 from clues import service
 from clues.tracking import ClueTracking
 from tests.clues.factories import REPORT, make_cast
-from tests.evaluations.helpers import h5_resident
+from tests.evaluations.helpers import h5_resident, rate
 
 PHONE = "13912345678"
 UNFOUNDED = {
@@ -194,3 +194,15 @@ def test_a_12345_clue_shows_the_platforms_case_number_and_result(app, client):
     assert view["status"] == "closed" and view["hotline_result"] == "已联系路灯所，当天修复"
     html = client.get("/t/" + _secret(filed["tracking_url"])).get_data(as_text=True)
     assert "12345-000042" in html and "12345 办理结果：已联系路灯所，当天修复" in html
+
+
+def test_a_rating_that_carries_a_clue_returns_its_link(app, client):
+    cast = make_cast(app, client)
+    clue = {"category": "conduct", "description": "窗口民警对群众大声呵斥", "identity": "anonymous"}
+    answer = rate(client, h5_resident(client), cast.code.token, level=1, clue=clue)
+    assert answer.status_code == 201, answer.json
+    url = answer.json["clue"]["tracking_url"]
+    view = client.get(f"/api/v1/track/{_secret(url)}").json
+    assert view["tracking_no"] == answer.json["clue"]["tracking_no"]
+    assert view["status_label"] == "待审核" and view["description"] == clue["description"]
+    assert rate(client, h5_resident(client), cast.code.token).json["clue"] is None
