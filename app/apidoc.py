@@ -250,6 +250,9 @@ def _attach_examples(key: str, operation: dict[str, Any]) -> None:
     own = OPERATION_EXAMPLES.get(key, {})
     request_media = operation.get("requestBody", {}).get("content", {}).get(JSON)
     if request_media is not None:
+        # Every JSON body is expected (an empty object for an optional note), so a generated
+        # client does not make it optional.
+        operation["requestBody"]["required"] = True
         example = own.get("request", _schema_example(request_media))
         if example is not None:
             request_media["example"] = example

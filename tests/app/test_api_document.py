@@ -191,12 +191,25 @@ def test_spectral_finds_no_error_or_warning(spec_file):
     assert serious == [], "\n".join(serious[:50])
 
 
-def test_openapi_typescript_generates_types_without_warnings(spec_file, tmp_path):
+@pytest.fixture(scope="module")
+def typings(spec_file: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """openapi-typescript's run on the document and the types it wrote."""
     tool = _tool("openapi-typescript")
-    out = tmp_path / "api.d.ts"
+    out = spec_file.parent / "pingyi-api.d.ts"
     result = subprocess.run(
-        [tool, spec_file, "-o", out], capture_output=True, text=True, timeout=120, cwd=ROOT
+        # Optional request fields have defaults; the flag keeps them optional (see
+        # docs/miniprogram.md, which generates the types the same way).
+        [tool, spec_file, "--default-non-nullable=false", "-o", out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
+    return result, out
+
+
+def test_openapi_typescript_generates_types_without_warnings(typings):
+    result, out = typings
     assert result.returncode == 0, result.stderr
     complaints = [
         line
@@ -207,3 +220,66 @@ def test_openapi_typescript_generates_types_without_warnings(spec_file, tmp_path
     types = out.read_text(encoding="utf-8")
     assert "submitEvaluation" in types
     assert "EvaluationIn" in types and "HTTPError" in types
+
+
+# Just enough of the mini-program's `wx` and `Page` for the wrapper in docs/miniprogram.md.
+WX_TYPES = """
+declare const wx: {
+  request(options: {
+    url: string; method?: string; data?: unknown; timeout?: number;
+    header?: Record<string, string>;
+    success?: (res: { statusCode: number; data: unknown; header: Record<string, string> }) => void;
+    fail?: (err: { errMsg: string }) => void;
+  }): void;
+  login(): Promise<{ code: string }>;
+  getStorageSync(key: string): unknown;
+  setStorageSync(key: string, value: unknown): void;
+  showToast(options: { title: string; icon?: string }): void;
+  showModal(options: { title: string; content: string; showCancel?: boolean }): void;
+};
+declare function Page(
+  options: Record<string, unknown> &
+    ThisType<{ data: Record<string, any>; setData(data: Record<string, unknown>): void }>,
+): void;
+"""
+
+
+def test_the_documented_wx_request_wrapper_type_checks_against_the_generated_types(
+    typings, tmp_path
+):
+    """docs/miniprogram.md's wrapper and page, compiled with tsc --strict against the types
+    generated from today's document: a renamed operation or field breaks this test."""
+    result, generated = typings
+    assert result.returncode == 0, result.stderr
+    tsc = _tool("tsc")
+    text = (ROOT / "docs" / "miniprogram.md").read_text(encoding="utf-8")
+    wrapper, page = re.findall(r"```ts\n(.*?)```", text, re.S)[:2]
+    files = {
+        "typings/pingyi-api.d.ts": generated.read_text(encoding="utf-8"),
+        "typings/wx.d.ts": WX_TYPES,
+        "api/pingyi.ts": wrapper,
+        "pages/rate/index.ts": page,
+    }
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    checked = subprocess.run(
+        [
+            tsc,
+            "--noEmit",
+            "--strict",
+            "--target",
+            "es2020",
+            "--module",
+            "es2020",
+            "--moduleResolution",
+            "bundler",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "submitEvaluation" in wrapper and "trackClue" in wrapper
