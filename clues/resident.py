@@ -36,6 +36,7 @@ STAGE_ACTORS = {
     Stage.VERIFICATION: "核查",
     Stage.REVIEW: "上级审核",
     Stage.APPEAL: "上级复核",
+    Stage.FORWARDED: "12345 热线办理",
 }
 
 
@@ -107,6 +108,7 @@ def _promise(clue: Clue, stage: ClueStage | None) -> dict[str, Any] | None:
         ClueStatus.VERIFYING,
         ClueStatus.REVIEWING,
         ClueStatus.APPEALED,
+        ClueStatus.FORWARDED,
     ):
         return None
     days = load_calendar().working_days_between(

@@ -187,6 +187,7 @@ def test_a_12345_clue_shows_the_platforms_case_number_and_result(app, client):
     view = client.get(f"/api/v1/track/{_secret(filed['tracking_url'])}").json
     assert (view["status_label"], view["hotline_case_no"]) == ("已转 12345", "12345-000042")
     assert "12345" in view["handled_by"] and "12345" in view["next_step"]
+    assert view["promise"]["stage_label"] == "12345 热线办理" and view["promise"]["working_days"]
     with app.app_context():
         service.close_forwarded(service.get_clue(clue_id), result="已联系路灯所，当天修复")
         db.session.commit()
