@@ -46,7 +46,6 @@ from notifications.outbox import enqueue
 from notifications.tencent_sms import SendStatus, SmsGateway, SmsRequestError
 
 KINDS = ("clue_accepted", "clue_result", "rerating_invite", "appeal_decision")
-SANDBOX_ENDPOINT_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 
 DEFAULT_TEMPLATES: dict[str, dict[str, Any]] = {
     "clue_accepted": {
