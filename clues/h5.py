@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.clock import LOCAL_TZ
+from app.clock import LOCAL_TZ, utcnow
 from app.csrf import CSRFError, csrf_token, own_session_cookie
 from app.errors import ApiError, DomainError, Unauthenticated, http_status
 from app.extensions import db
@@ -38,7 +38,7 @@ from app.ratelimit import (
 )
 from app.schemas import form_errors, validate_request
 from clues.intake import file_clue_for_code, submit_rating
-from clues.models import Clue
+from clues.models import Clue, ClueReporter
 from clues.photos import MAX_PHOTOS, add_photo
 from clues.queries import followed_clue, residents_clues
 from clues.schemas import DirectReportIn
@@ -326,6 +326,14 @@ def report_submit(token: str) -> Response:
         return _form_page("h5/report.html", code, 422, _consent_errors(form))
     resident = _device_resident()
     sign_in_resident(resident)
+    twin = _just_filed(resident.id, code.unit_id, body.description)
+    if twin is not None:  # the same form sent twice (double tap, back button): one clue
+        response = _page(
+            "h5/receipt.html",
+            200,
+            **_form_context(code, csrf_token(), clue=_receipt_clue(public_summary(twin))),
+        )
+        return _with_device_cookie(response, resident)
     try:
         clue = file_clue_for_code(resident=resident, qr_token=token, clue=body)
         if photos:
@@ -342,6 +350,22 @@ def report_submit(token: str) -> Response:
         **_form_context(code, csrf_token(), clue=_receipt_clue(public_summary(clue))),
     )
     return _with_device_cookie(response, resident)
+
+
+def _just_filed(resident_id: int, unit_id: int, description: str) -> Clue | None:
+    """The same resident's clue with the same text about the same unit in the last minutes."""
+    return db.session.scalar(
+        sa.select(Clue)
+        .join(ClueReporter, ClueReporter.clue_id == Clue.id)
+        .where(
+            ClueReporter.resident_id == resident_id,
+            Clue.unit_id == unit_id,
+            Clue.description == description,
+            Clue.submitted_at >= utcnow() - timedelta(minutes=10),
+        )
+        .order_by(Clue.id.desc())
+        .limit(1)
+    )
 
 
 def _report_form_again(code: QRCode, resident: ResidentIdentity, **extra: Any) -> Response:

@@ -218,6 +218,19 @@ def test_a_bad_rating_with_a_comment_can_become_a_report_with_a_photo(app, clien
         clue = db.session.scalars(sa.select(Clue)).one()
         assert clue.source == "direct" and clue.description == "窗口民警让我跑了三趟"
         assert db.session.scalar(sa.select(sa.func.count(CluePhoto.id))) == 1
+    # The same report sent again (back button, double tap): the same clue, no second one.
+    twice = client.post(
+        f"/q/{code.token}/report",
+        data={
+            **report,
+            "clue_category": "buck_passing",
+            "clue_description": "窗口民警让我跑了三趟",
+            "clue_identity": "anonymous",
+        },
+    )
+    assert twice.status_code == 200 and clue.tracking_no in twice.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Clue.id))) == 1
     # The device's own page lists the rating and the clue, with its link.
     mine = client.get("/q/me").get_data(as_text=True)
     assert "我的评价和线索" in mine and clue.tracking_no in mine and "/t/" in mine
