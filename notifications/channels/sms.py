@@ -45,8 +45,6 @@ from notifications.models import Channel, OutboxMessage, OutboxStatus
 from notifications.outbox import enqueue
 from notifications.tencent_sms import SendStatus, SmsGateway, SmsRequestError
 
-KINDS = ("clue_accepted", "clue_result", "rerating_invite", "appeal_decision")
-
 DEFAULT_TEMPLATES: dict[str, dict[str, Any]] = {
     "clue_accepted": {
         "template_id": "900001",
