@@ -157,7 +157,7 @@ RESPONSES: dict[str, Any] = {
                 "actor_type": "system",
                 "client_addr": "",
                 "created_at": "2026-03-02T01:30:00Z",
-                "details": {"role": "admin", "username": "admin17"},
+                "details": {"role": "admin", "username": "zhou.admin"},
                 "id": 21,
                 "object_id": "7",
                 "object_type": "staff",
@@ -473,7 +473,7 @@ RESPONSES: dict[str, Any] = {
                 "is_active": False,
                 "name": "张三",
                 "position": "副所长",
-                "staff_no": "000007",
+                "staff_no": "031245",
                 "unit_id": 4,
             }
         ],
@@ -494,7 +494,7 @@ RESPONSES: dict[str, Any] = {
                 "position": "副所长",
                 "satisfaction_rate": None,
                 "satisfied": 0,
-                "staff_no": "000007",
+                "staff_no": "031245",
                 "substantiated": 0,
                 "under_verification": 0,
                 "unfounded": 0,
@@ -561,7 +561,7 @@ RESPONSES: dict[str, Any] = {
             {
                 "created_at": "2026-03-02T01:30:00Z",
                 "id": 11,
-                "label": "窗口21",
+                "label": "户籍窗口 2 号",
                 "officer_id": None,
                 "replaced_by_id": None,
                 "revoked_at": None,
@@ -742,7 +742,7 @@ RESPONSES: dict[str, Any] = {
         "expires_in": 28800,
         "role": "admin",
         "token": "eyJzaWQiOjk0LCJ2IjoxfQ.axJpxw.NX3JTi7mOd8h9ppcv7qmFTHSBkc",
-        "unit": {"code": "U0001", "id": 1, "name": "临江市委政法委"},
+        "unit": {"code": "LJ", "id": 1, "name": "临江市委政法委"},
     },
     "StaffOut": {
         "display_name": "张审核",
@@ -754,7 +754,7 @@ RESPONSES: dict[str, Any] = {
         "password_changed_at": "2026-03-02T01:30:00Z",
         "role": "screener",
         "unit_id": 2,
-        "username": "screener64",
+        "username": "zhang.screener",
     },
     "StaffPage": {
         "items": [
@@ -768,7 +768,7 @@ RESPONSES: dict[str, Any] = {
                 "password_changed_at": "2026-03-02T01:30:00Z",
                 "role": "admin",
                 "unit_id": 2,
-                "username": "admin17",
+                "username": "zhou.admin",
             }
         ],
         "page": 1,
@@ -834,7 +834,7 @@ RESPONSES: dict[str, Any] = {
     },
     "UnitOut": {
         "address": "城南区建设路 18 号",
-        "code": "M26",
+        "code": "LJ-GA-CN-03",
         "depth": 2,
         "id": 51,
         "is_active": True,
@@ -848,7 +848,7 @@ RESPONSES: dict[str, Any] = {
         "items": [
             {
                 "address": "建设路2号",
-                "code": "U0002",
+                "code": "LJ-CN",
                 "depth": 1,
                 "id": 2,
                 "is_active": True,
