@@ -29,6 +29,7 @@ from clues.models import (
     Outcome,
     RejectReason,
 )
+from clues.photos import photo_content
 from clues.states import Action, ClueStatus, role_label
 from console.clue_context import carrying_rating, linked_clues, reratings
 from console.desks import letters_awaiting_answer, returned_reports
@@ -250,7 +251,8 @@ def _clue_page(
     offers = available_actions(clue, staff)
     actions = [offer.action for offer in offers if offer.enabled]
     screens = staff.role in queries.SCREENING_ROLES
-    units, verifiers = _assign_choices(staff) if Action.ASSIGN in actions else ([], [])
+    choosing = {Action.ASSIGN, Action.REASSIGN, Action.REOPEN} & set(actions)
+    units, verifiers = _assign_choices(staff) if choosing else ([], [])
     photos = db.session.execute(
         sa.select(CluePhoto.id, CluePhoto.width, CluePhoto.height)
         .where(CluePhoto.clue_id == clue.id)
@@ -365,7 +367,7 @@ def clue_photo(clue_id: int, photo_id: int) -> Response:
     if photo is None or photo.clue_id != clue.id:
         raise NotFound("照片不存在")
     response = send_file(
-        io.BytesIO(photo.content),
+        io.BytesIO(photo_content(photo)),
         mimetype="image/jpeg",
         download_name=f"{clue.tracking_no}-{photo.id}.jpg",
     )

@@ -183,3 +183,21 @@ def test_a_clue_already_accepted_cannot_be_withdrawn(cast, client):
     )
     assert (late.status_code, late.json["error"]) == (409, "illegal_transition")
     assert cast.detail(clue.id)["status"] == "accepted"
+
+
+def test_the_console_forms_reassign_and_send_back(cast):
+    from tests.console.helpers import sign_in
+
+    clue = cast.drive("verifying")
+    verifier = sign_in(cast.app, cast.verifier)
+    page = verifier.get(f"/console/clues/{clue.id}").get_data(as_text=True)
+    assert 'id="send-back-reason"' in page
+    assert verifier.act(clue.id, "send_back", reason="应由法院核查").status_code == 303
+    cast.step(cast.screener, clue.id, "assign", to="assigned", unit_id=cast.units["station_a"].id)
+    screener = sign_in(cast.app, cast.screener)
+    assert 'id="reassign-unit"' in screener.get(f"/console/clues/{clue.id}").get_data(as_text=True)
+    court = cast.units["court_a"].id
+    assert (
+        screener.act(clue.id, "reassign", unit_id=court, reason="法院执行问题").status_code == 303
+    )
+    assert cast.detail(clue.id)["assigned_unit"]["id"] == court
