@@ -423,4 +423,6 @@ def test_staff_import_creates_links_relinks_and_unlinks_all_or_nothing(app, runn
         done = runner.invoke(args=["staff", "import", str(sheet)])
         assert done.exit_code == 0, done.output
         assert "更新" in done.output
+        with app.app_context():
+            assert db.session.get(StaffAccount, account.id).officer_id == expected
     assert _links(app, account.id) == [(None, wang.id), (wang.id, zhao.id), (zhao.id, None)]
