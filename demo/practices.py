@@ -4,8 +4,8 @@ re-rate get their return visit, some bad ratings carry a comment (so 专题分�
 count), and the units on a monthly 约谈 list are interviewed and followed up.
 
 Rectifications are opened by the same function the job runs, with their real deadlines;
-the late and the never-rectified ones are swept on their first overdue working day with the
-clock moved there, as the scheduler would have done.
+the late and the never-rectified ones are told and escalated by the history's replay of the
+scheduler's deadline sweep over the whole year (demo/history.py), which runs after this.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from app import clock
 from app.clock import LOCAL_TZ, local_date
 from app.extensions import db
 from app.org.models import Role, StaffAccount
@@ -31,7 +30,6 @@ from clues.practice_models import (
 from clues.practices import callback_due, has_callback, open_rectifications
 from evaluations.models import Evaluation
 from notifications.models import Letter, LetterKind
-from notifications.sweeps import deadline_sweep
 
 COMMENTS = [
     "排队时间太长，窗口只开了一个",
@@ -63,12 +61,6 @@ def _result(rng: random.Random) -> CallbackResult:
     return rng.choices(results, weights)[0]
 
 
-def _first_overdue_morning(due: datetime) -> datetime:
-    """09:00 of the first working day after a deadline (when the scheduler sweeps it)."""
-    day = load_calendar().add_working_days(local_date(due), 1)
-    return datetime.combine(day, time(9), LOCAL_TZ).astimezone(UTC)
-
-
 def _comments(rng: random.Random, now: datetime) -> int:
     """A comment on about half of the year's bad ratings."""
     ids = db.session.scalars(
@@ -84,10 +76,9 @@ def _comments(rng: random.Random, now: datetime) -> int:
     return len(chosen)
 
 
-def _rectify(rng: random.Random, now: datetime, verifier_id: int) -> tuple[int, set[datetime]]:
-    """Rectify most bad ratings: in time, some late, a few never; the overdue moments."""
+def _rectify(rng: random.Random, now: datetime, verifier_id: int) -> int:
+    """Rectify most bad ratings: in time, some late, a few never."""
     rows = db.session.scalars(sa.select(BadRatingRectification)).all()
-    sweeps: set[datetime] = set()
     for row in rows:
         draw = rng.random()
         if draw < 0.82:
@@ -96,8 +87,6 @@ def _rectify(rng: random.Random, now: datetime, verifier_id: int) -> tuple[int, 
             done = row.due_at + timedelta(days=rng.randint(1, 6))
         else:
             done = None
-        if row.due_at < now and (done is None or done > row.due_at):
-            sweeps.add(_first_overdue_morning(row.due_at))
         if done is None or done > now:
             continue
         row.status = RectificationStatus.RECTIFIED
@@ -106,7 +95,7 @@ def _rectify(rng: random.Random, now: datetime, verifier_id: int) -> tuple[int, 
         row.rectified_by = verifier_id
         row.rectified_at = done
         row.on_time = done <= row.due_at
-    return len(rows), {moment for moment in sweeps if moment <= now}
+    return len(rows)
 
 
 def _callbacks(rng: random.Random, now: datetime, staff_id: int) -> int:
@@ -184,12 +173,8 @@ def generate_practices(rng: random.Random, now: datetime) -> list[str]:
     }
     comments = _comments(rng, now)
     opened = open_rectifications(now)
-    _, moments = _rectify(rng, now, staff[Role.VERIFIER].id)
+    _rectify(rng, now, staff[Role.VERIFIER].id)
     db.session.flush()
-    for moment in sorted(moments):  # the scheduler's sweep on each first overdue morning
-        clock.set_now(moment)
-        deadline_sweep()
-    clock.set_now(now)
     callbacks = _callbacks(rng, now, staff[Role.SCREENER].id)
     interviews = _interviews(rng, now, staff[Role.SUPERIOR].id)
     db.session.flush()
