@@ -34,8 +34,7 @@ from clues.practice_models import (
 from clues.service import ReporterView, read_reporter, reporter_refusal
 from clues.states import ClueStatus
 from evaluations.models import Evaluation
-
-BAD_LEVEL = 2
+from evaluations.questionnaire import BAD_LEVELS
 
 # ---------------------------------------------------------------- 差评整改
 
@@ -51,7 +50,7 @@ def open_rectifications(now: datetime | None = None) -> int:
     pending = db.session.execute(
         sa.select(Evaluation.id, Evaluation.unit_id, Evaluation.officer_id, Evaluation.created_at)
         .where(
-            Evaluation.level <= BAD_LEVEL,
+            Evaluation.level.in_(BAD_LEVELS),
             sa.not_(Evaluation.is_excluded),
             Evaluation.created_at <= now,
             _without_clue(),
@@ -164,8 +163,9 @@ def callback_due() -> sa.ColumnElement[bool]:
         Clue.status == ClueStatus.CLOSED,
         sa.exists().where(
             ClueReporter.clue_id == Clue.id,
+            # Confidential reporters always gave a phone; not its presence, which the retention
+            # sweep ends months later, so that the figure for a past period never changes.
             ClueReporter.identity == ReporterIdentity.CONFIDENTIAL,
-            ClueReporter.phone_encrypted.is_not(None),
             sa.or_(cannot_rerate, window_over),
         ),
         ~rated,

@@ -29,6 +29,7 @@ from clues.practice_models import (
 )
 from clues.practices import callback_due, has_callback, open_rectifications
 from evaluations.models import Evaluation
+from evaluations.questionnaire import BAD_LEVELS
 from notifications.models import Letter, LetterKind
 
 COMMENTS = [
@@ -64,7 +65,9 @@ def _result(rng: random.Random) -> CallbackResult:
 def _comments(rng: random.Random, now: datetime) -> int:
     """A comment on about half of the year's bad ratings."""
     ids = db.session.scalars(
-        sa.select(Evaluation.id).where(Evaluation.level <= 2, Evaluation.created_at <= now)
+        sa.select(Evaluation.id).where(
+            Evaluation.level.in_(BAD_LEVELS), Evaluation.created_at <= now
+        )
     ).all()
     chosen = [{"id": i, "comment": rng.choice(COMMENTS)} for i in ids if rng.random() < 0.5]
     if chosen:
