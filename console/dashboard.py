@@ -22,6 +22,7 @@ from app.extensions import db
 from app.org.models import Unit
 from app.schemas import FIRST_DAY, LAST_DAY
 from console.charts import Bar, Series, Step, bar_chart, funnel_chart, line_chart
+from console.listing import scope_units
 from console.web import bp, console_view, current_staff, page, percent
 from stats import exports
 from stats import routes as stats_routes
@@ -251,7 +252,6 @@ def dashboard() -> Response:
         "funnel": funnel_chart(funnel_steps(figures), label="线索办理漏斗"),
         "categories": bar_chart(category_bars(figures), label="线索类别构成"),
     }
-    children = [u for u in ranking.units if u.unit_id != root.id]
     return page(
         "dashboard.html",
         figures=figures,
@@ -269,7 +269,7 @@ def dashboard() -> Response:
         percent=percent,
         root=root,
         parent=root.parent if root.id != current_staff().unit_id else None,
-        units=sorted(children, key=lambda u: u.unit_name)[:200],
+        units=scope_units(current_staff()),
         exports=_exports(),
     )
 

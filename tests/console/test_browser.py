@@ -154,10 +154,10 @@ def test_screen_verify_approve_and_dashboard(app, cast, browser, database, datab
         assert "已办结" in page.locator("h1 .badge").inner_text()
         page.screenshot(path=str(OUTPUT / f"console-clue-closed-{kind}.png"), full_page=True)
 
-        # The dashboard draws its five charts.
+        # The dashboard draws its six charts.
         page.get_by_role("link", name="统计分析").click()
         page.wait_for_load_state()
-        assert page.locator("svg.chart").count() == 5
+        assert page.locator("svg.chart").count() == 6
         assert page.locator("#trend-satisfaction polyline.series").count() >= 1
         assert page.locator("#funnel rect.step").count() == 4
         assert page.locator("#ranking-satisfaction rect.bar").count() >= 2
