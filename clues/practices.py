@@ -43,16 +43,18 @@ def _without_clue() -> sa.ColumnElement[bool]:
     return ~sa.exists().where(Clue.evaluation_id == Evaluation.id)
 
 
-def open_rectifications(now: datetime | None = None) -> int:
-    """Send every counted bad rating given by `now` that carries no clue to its unit, with
-    the deadline counted in working days from the rating (once per rating)."""
+def open_rectifications(now: datetime | None = None, *, since: datetime | None = None) -> int:
+    """Send every counted bad rating given by `now` (and since `since`) that carries no clue
+    to its unit, with the deadline counted in working days from the rating (once per rating)."""
     now = now or utcnow()
+    window = sa.true() if since is None else Evaluation.created_at >= since
     pending = db.session.execute(
         sa.select(Evaluation.id, Evaluation.unit_id, Evaluation.officer_id, Evaluation.created_at)
         .where(
             Evaluation.level.in_(BAD_LEVELS),
             sa.not_(Evaluation.is_excluded),
             Evaluation.created_at <= now,
+            window,
             _without_clue(),
             ~sa.exists().where(BadRatingRectification.evaluation_id == Evaluation.id),
         )

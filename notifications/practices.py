@@ -8,7 +8,7 @@ The rectifications' and 约谈 follow-ups' own deadlines are swept with every ot
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,10 +28,16 @@ from notifications.wording import render_titled
 CALLBACK_KEY = "callback:"
 
 
+# How far back the job looks: enough to catch up after any outage, and a first run on a
+# database with years of ratings does not send every old bad rating out, already overdue.
+INTAKE_LOOKBACK = timedelta(days=30)
+
+
 @job("bad_rating_intake", "差评整改：不带线索的差评交所在单位核实整改、回访，按工作日计期限")
 def bad_rating_intake(now: datetime | None = None) -> dict[str, Any]:
-    """Open a rectification for every bad rating without a clue that has none yet."""
-    return {"opened": open_rectifications(now or utcnow())}
+    """Open a rectification for every recent bad rating without a clue that has none yet."""
+    now = now or utcnow()
+    return {"opened": open_rectifications(now, since=now - INTAKE_LOOKBACK)}
 
 
 def select_callbacks_to_request() -> list[Clue]:

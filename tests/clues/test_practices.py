@@ -86,6 +86,14 @@ def test_a_bad_rating_without_a_clue_goes_to_its_unit_with_a_deadline(app, cast,
     assert other["total"] == 1
 
 
+def test_the_intake_job_looks_back_thirty_days_only(app, cast, at):
+    _bad_rating(cast)  # Monday 2 November
+    at(2026, 12, 10, 9, 0)
+    with app.app_context():
+        assert run_job("bad_rating_intake") == {"opened": 0}
+    assert _bad_ratings(cast)["items"] == []
+
+
 def test_rectify_records_measures_and_the_call_back_once(app, cast, at):
     _bad_rating(cast)
     with app.app_context():
