@@ -18,7 +18,7 @@ from apiflask import APIBlueprint, APIFlask
 from pydantic import Field
 
 from app.error_codes import ERROR_CODES, ClientAction, ErrorCode, operation_codes
-from app.examples import OPERATION_EXAMPLES, SCHEMA_EXAMPLES
+from app.examples import ERROR_DETAILS, OPERATION_EXAMPLES, SCHEMA_EXAMPLES
 from app.glossary import FIELD_TITLES
 from app.schemas import Schema
 
@@ -39,6 +39,11 @@ IDEMPOTENCY_KEY = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\x21-\\x7e]+$"},
     "example": "9b2f6c1e-4d2a-4c1b-8f3e-2a7d5c9e0b14",
+}
+RETRY_AFTER = {
+    "description": "需要等待的秒数，之后再试",
+    "schema": {"type": "integer", "minimum": 1},
+    "example": 1800,
 }
 HEADERS: dict[str, list[dict[str, Any]]] = {
     "POST /api/v1/evaluations": [IDEMPOTENCY_KEY],
@@ -222,6 +227,8 @@ def _document_errors(key: str, operation: dict[str, Any]) -> None:
             entry.code: {"summary": f"{entry.code}：{entry.meaning}", "value": _error_body(entry)}
             for entry in named
         }
+        if status == "429":
+            response["headers"] = {"Retry-After": RETRY_AFTER}
         listed = "、".join(f"`{entry.code}`" for entry in named)
         base = response.get("description", "").split("\n\n错误码：")[0]
         response["description"] = f"{base}\n\n错误码：{listed}"
@@ -237,11 +244,7 @@ def _documented_status(entry: ErrorCode, responses: dict[str, Any]) -> int:
 
 
 def _error_body(entry: ErrorCode) -> dict[str, Any]:
-    details: dict[str, Any] = {}
-    if entry.code == "validation_error":
-        details = {"location": "json", "fields": {"level": ["不能大于 5"]}}
-    elif entry.code == "rate_limited":
-        details = {"limit": "20 per 1 hour", "retry_after": 1800}
+    details = ERROR_DETAILS.get(entry.code, {})
     return {"error": entry.code, "message": entry.message, "details": details}
 
 

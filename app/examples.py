@@ -1052,4 +1052,32 @@ RESPONSES: dict[str, Any] = {
 
 SCHEMA_EXAMPLES: dict[str, Any] = {**REQUESTS, **RESPONSES}
 
+# ---------------------------------------------------------------- error bodies
+
+# `details` of an error code's example where it carries more than nothing (the rest show {}).
+ERROR_DETAILS: dict[str, dict[str, Any]] = {
+    "validation_error": {"location": "json", "fields": {"level": ["不能大于 5"]}},
+    "rate_limited": {"limit": "20 per 1 hour", "retry_after": 1800},
+    "illegal_transition": {
+        "status": "closed",
+        "action": "accept",
+        "allowed_from": ["submitted"],
+    },
+    "forbidden": {"role": "verifier", "allowed_roles": ["screener"]},
+    "already_rated": {"next_allowed_on": "2026-03-03"},
+    "qr_revoked": {
+        "current": {
+            "token": "p3Lm8Qx2Vr7Tn4Ks",
+            "url": "https://pingyi.example.gov.cn/q/p3Lm8Qx2Vr7Tn4Ks",
+        }
+    },
+    "idempotency_key_reused": {"key": "9b2f6c1e-4d2a-4c1b-8f3e-2a7d5c9e0b14"},
+    "too_many_failures": {"retry_after_minutes": 15},
+    "wrong_password": {"fields": {"current_password": ["原密码不正确"]}},
+    "duplicate": {"field": "username", "value": "li.verifier"},
+    "not_found": {"id": 12},
+    "invalid_json": {"reason": "Expecting value: line 1 column 1 (char 0)"},
+    "unsupported_media_type": {"content_type": "text/plain"},
+}
+
 OPERATION_EXAMPLES: dict[str, dict[str, Any]] = {}

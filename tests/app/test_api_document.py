@@ -102,7 +102,11 @@ def test_the_rating_operation_names_its_own_refusals(spec):
         "idempotency_in_flight",
     }
     assert "token_expired" in rating["responses"]["401"]["content"][JSON]["examples"]
-    assert "rate_limited" in rating["responses"]["429"]["content"][JSON]["examples"]
+    limited = rating["responses"]["429"]
+    assert "rate_limited" in limited["content"][JSON]["examples"]
+    assert limited["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    rated = rating["responses"]["409"]["content"][JSON]["examples"]["already_rated"]["value"]
+    assert rated["details"] == {"next_allowed_on": "2026-03-03"}
     accept = spec["paths"]["/api/v1/clues/{clue_id}/accept"]["post"]
     assert "illegal_transition" in accept["responses"]["409"]["content"][JSON]["examples"]
     assert "out_of_scope" in accept["responses"]["403"]["content"][JSON]["examples"]
