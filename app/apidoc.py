@@ -111,6 +111,7 @@ def complete_spec(app: APIFlask, spec: dict[str, Any]) -> dict[str, Any]:
         server["url"] = server["url"].rstrip("/") or app.config["PUBLIC_BASE_URL"]
     spec["tags"] = _unique_tags(spec.get("tags", []))
     _name_operations(app, spec)
+    _separate_resident_tokens(app, spec)
     schemas = spec.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():
         _title_fields(name, schema)
@@ -149,11 +150,7 @@ def _camel(words: str) -> str:
 def _name_operations(app: APIFlask, spec: dict[str, Any]) -> None:
     """operationId from the view's name (`submit_evaluation` → `submitEvaluation`); the
     blueprint's name, then the method, is added only where two operations would collide."""
-    endpoints: dict[tuple[str, str], str] = {}
-    for rule in app.url_map.iter_rules():
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-        for method in rule.methods or ():
-            endpoints[(method.lower(), path)] = rule.endpoint
+    endpoints = _endpoints(app)
     found = [(m, p, o, endpoints.get((m, p), p)) for m, p, o in operations(spec)]
     names = [_view_name(endpoint) for *_, endpoint in found]
     for index, (method, path, operation, endpoint) in enumerate(found):
@@ -171,6 +168,42 @@ def _view_name(endpoint: str) -> str:
     blueprint (`qrIssue`), a method name alone (`get`, `export`) says too little."""
     blueprint, _, view = endpoint.rpartition(".")
     return _camel(view if "_" in view or not blueprint else f"{blueprint} {view}")
+
+
+def _separate_resident_tokens(app: APIFlask, spec: dict[str, Any]) -> None:
+    """Residents' and staff's tokens are both bearer tokens but never interchangeable: the
+    document names two schemes, and each resident operation asks for the resident's."""
+    schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+    staff_hours = app.config["STAFF_TOKEN_TTL_SECONDS"] // 3600
+    resident_days = app.config["RESIDENT_TOKEN_TTL_SECONDS"] // 86400
+    if "BearerAuth" in schemes:
+        schemes["BearerAuth"]["description"] = (
+            f"工作人员令牌：POST /api/v1/staff/session 获得，{staff_hours} 小时有效"
+        )
+    schemes["ResidentAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            f"群众令牌：POST /api/v1/auth/wechat（小程序）或 POST /api/v1/auth/h5（浏览器）获得，"
+            f"{resident_days} 天有效；工作人员令牌不能用于群众接口"
+        ),
+    }
+    endpoints = _endpoints(app)
+    for method, path, operation in operations(spec):
+        endpoint = endpoints.get((method, path))
+        view = app.view_functions.get(endpoint) if endpoint else None
+        if view is not None and getattr(view, "resident_only", False):
+            operation["security"] = [{"ResidentAuth": []}]
+
+
+def _endpoints(app: APIFlask) -> dict[tuple[str, str], str]:
+    """(method, document path) → the Flask endpoint serving it."""
+    endpoints: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods or ():
+            endpoints[(method.lower(), path)] = rule.endpoint
+    return endpoints
 
 
 def _title_fields(schema_name: str, schema: dict[str, Any]) -> None:

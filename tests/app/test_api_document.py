@@ -130,6 +130,17 @@ def test_the_codes_by_operation_table_is_current(spec):
     assert homeless == [], f"这些错误码没有写在任何接口上（OPERATION_ERRORS）：{homeless}"
 
 
+def test_resident_and_staff_tokens_are_separate_schemes(spec):
+    schemes = spec["components"]["securitySchemes"]
+    assert "30 天" in schemes["ResidentAuth"]["description"]
+    assert "8 小时" in schemes["BearerAuth"]["description"]
+    paths = spec["paths"]
+    assert paths["/api/v1/evaluations"]["post"]["security"] == [{"ResidentAuth": []}]
+    assert paths["/api/v1/me/clues"]["get"]["security"] == [{"ResidentAuth": []}]
+    assert paths["/api/v1/clues"]["get"]["security"] == [{"BearerAuth": []}]
+    assert "security" not in paths["/api/v1/auth/wechat"]["post"]
+
+
 def test_idempotency_key_is_a_declared_header_of_the_rating(spec):
     parameters = spec["paths"]["/api/v1/evaluations"]["post"]["parameters"]
     header = next(p for p in parameters if p["name"] == "Idempotency-Key")
