@@ -231,11 +231,7 @@ def brief_pdf(brief: dict[str, Any]) -> bytes:
             [f"　　截至报告时逾期未办 {overdue['total']} 项。"],
             ReportTable(
                 ["环节", "逾期（项）"],
-                [[row["label"], str(row["count"])] for row in overdue["by_kind"]]
-                + [
-                    ["逾期最多的单位：" + row["unit"], str(row["count"])]
-                    for row in overdue["units"]
-                ],
+                [[row["label"], str(row["count"])] for row in overdue["by_kind"]],
                 (116, 40),
                 ("LEFT", "CENTER"),
             )
@@ -243,6 +239,18 @@ def brief_pdf(brief: dict[str, Any]) -> bytes:
             else None,
         ),
     ]
+    if overdue["units"]:
+        sections.append(
+            ReportSection(
+                "　　五、逾期事项最多的单位",
+                table=ReportTable(
+                    ["单位", "逾期（项）"],
+                    [[row["unit"], str(row["count"])] for row in overdue["units"]],
+                    (116, 40),
+                    ("LEFT", "CENTER"),
+                ),
+            )
+        )
     return render_report_pdf(
         title=f"每日要情（{chinese_date(day)}）",
         subtitle=f"{brief['unit']['name']}　统计范围：{covered}",
