@@ -32,6 +32,7 @@ from demo.practices import generate_practices
 from evaluations.identity import Channel, Resident
 from evaluations.models import Evaluation
 from evaluations.questionnaire import ClueCategory, current_questionnaire
+from notifications.deadlines import deadline_figures
 from notifications.letters import respond_to_letter
 from notifications.models import Channel as MessageChannel
 from notifications.models import Letter, LetterKind, OutboxMessage, SubscriptionQuota
@@ -52,6 +53,7 @@ STOPS = [
     ClueStatus.VERIFYING,
     ClueStatus.REVIEWING,
     ClueStatus.APPEALED,
+    ClueStatus.WITHDRAWN,
 ]
 DESCRIPTIONS = {
     ClueCategory.CONDUCT: [
@@ -99,12 +101,17 @@ def generate_history(units: dict[str, Unit]) -> list[str]:
         clues = _clues(rng, now, residents, units) + _closed_this_week(now, residents, units)
         notices = _notices(now)
         practices = generate_practices(rng, now)
+        _replay_deadlines(rng, now)
     finally:
         clock.set_now(None)
     paths = rerating_paths()
+    figures = deadline_figures(now)
     return practices + [
         f"历史数据：过去一年评价 {ratings} 条、线索 {clues} 条、通报 {notices} 份，"
         "以及相应的提醒函、督办函和回评。",
+        f"期限：在办线索 {figures.open_clues} 条，有责任单位和期限的 {figures.owned:.1%}；"
+        f"逾期环节 {figures.overdue_stages} 个，逾期首个工作日当天即收到督办或提醒的 "
+        f"{figures.told:.1%}。",
         f"已办结线索 {paths['closed']} 条，反映人有可用回评途径的 {paths['reachable']} 条"
         f"（{paths['share']:.0%}）：短信邀请 {paths['sms']} 条、微信订阅消息 {paths['wechat']} 条、"
         f"回执上的查询链接 {paths['link']} 条。",
@@ -265,7 +272,6 @@ def _clues(rng: random.Random, now: datetime, residents: list[int], units: dict[
     staff = _staff()
     targets = [u for u in units.values() if u.kind is not UnitKind.COMMITTEE]
     weights = [3 if u.code.count("-") == 4 else 1 for u in targets]  # stations see more
-    calendar = load_calendar()
     start = now - timedelta(days=DAYS)
     moments = sorted(start + timedelta(days=rng.uniform(0, DAYS - 1)) for _ in range(300))
     open_by_unit: dict[int, Clue] = {}
@@ -293,7 +299,7 @@ def _clues(rng: random.Random, now: datetime, residents: list[int], units: dict[
         )
         # The last clues stop part way, so the queues have work in every state.
         stop = rng.choice(STOPS) if index >= len(moments) - 24 else None
-        _live(rng, clue, moment, now, staff, calendar, open_by_unit, stop)
+        _live(rng, clue, moment, now, staff, open_by_unit, stop)
         db.session.flush()
     return len(moments)
 
@@ -359,7 +365,6 @@ def _live(
     filed: datetime,
     now: datetime,
     staff: dict[Role, StaffAccount],
-    calendar: Any,
     open_by_unit: dict[int, Clue],
     stop: ClueStatus | None,
 ) -> None:
@@ -369,13 +374,19 @@ def _live(
     step = filed + timedelta(hours=rng.randint(2, 30))
     if step > now or stop is ClueStatus.SUBMITTED:
         return  # still waiting for screening
+    if stop is ClueStatus.WITHDRAWN:  # the reporter thought better of it before screening
+        clock.set_now(filed + timedelta(hours=1))
+        reporter = service.reporters_following(clue)[0]
+        service.withdraw_clue(clue, resident_id=reporter, reason="问题已经自行解决")
+        return
     _at(step, screener)
     roll = rng.random()
     if clue.category is ClueCategory.LIVELIHOOD:
         service.forward_clue(clue, staff=screener)
-        if stop is None and step + timedelta(days=5) < now:
+        if stop is None and step + timedelta(days=12) < now:
             _at(step + timedelta(days=rng.randint(2, 8)))
             service.close_forwarded(clue, result="已协调有关部门处理，问题已解决。")
+            _appeal_after_12345(rng, clue, now, staff)
         return
     if roll < 0.12:
         service.reject_clue(
@@ -412,13 +423,6 @@ def _live(
         else due - timedelta(days=rng.randint(1, 14))
     )
     finish = max(finish, clock.utcnow() + timedelta(hours=2))
-    if late and due + timedelta(hours=1) < now:
-        before = calendar.add_working_days(local_date(due) - timedelta(days=3), 1)
-        clock.set_now(datetime.combine(before, time(9), LOCAL_TZ).astimezone(UTC))
-        deadline_sweep()
-        clock.set_now(due + timedelta(hours=1))
-        deadline_sweep()
-        _answer_some_supervision(rng, clue, verifier)
     if stop is ClueStatus.VERIFYING or finish > now:
         return  # still under verification
     outcome = rng.choices(list(Outcome), (12, 8, 80))[0]
@@ -480,37 +484,91 @@ def _live(
                 )
 
 
-def _answer_some_supervision(rng: random.Random, clue: Clue, verifier: StaffAccount) -> None:
-    letter = db.session.scalars(
-        sa.select(Letter).where(Letter.clue_id == clue.id, Letter.kind == LetterKind.SUPERVISION)
-    ).first()
-    if letter is not None and rng.random() < 0.7:
-        respond_to_letter(
-            letter,
-            staff=verifier,
-            response="已收悉。因需调取监控、走访证人，核查时间较长，"
-            "我单位将于三个工作日内办结并报送核查报告。",
-        )
+def _appeal_after_12345(
+    rng: random.Random, clue: Clue, now: datetime, staff: dict[Role, StaffAccount]
+) -> None:
+    """Some residents are not satisfied with what 12345 did: they appeal, and the superior
+    reopens some of them, which go to the reported unit to verify (and usually finish)."""
+    reporter = service.reporters_following(clue)
+    if not reporter or rng.random() > 0.25 or clock.utcnow() + timedelta(days=4) > now:
+        return
+    clock.set_now(clock.utcnow() + timedelta(days=1))
+    service.rerate_clue(clue, resident_id=reporter[0], level=2, resolved=False)
+    service.appeal_clue(clue, resident_id=reporter[0], reason="问题并没有解决，要求重新处理。")
+    superior, verifier = staff[Role.SUPERIOR], staff[Role.VERIFIER]
+    _at(clock.utcnow() + timedelta(days=1), superior)
+    if rng.random() < 0.5:
+        service.uphold_clue(clue, staff=superior, note="12345 已依规办理完毕。")
+        return
+    service.reopen_clue(clue, staff=superior, note="复核后决定由辖区单位核查")
+    _at(clock.utcnow() + timedelta(days=rng.randint(3, 12)), verifier)
+    if clock.utcnow() > now:
+        return
+    service.submit_report(
+        clue,
+        staff=verifier,
+        outcome=Outcome.PARTLY_SUBSTANTIATED,
+        findings="经实地核查，反映的问题部分属实，已督促有关部门整改。",
+        reply_to_reporter="已督促有关部门整改，感谢您的监督。",
+    )
+    _at(clock.utcnow() + timedelta(days=1), superior)
+    if clock.utcnow() < now:
+        service.approve_report(clue, staff=superior)
+
+
+SUPERVISION_ANSWER = (
+    "已收悉。因需调取监控、走访证人，核查时间较长，我单位将于三个工作日内办结并报送核查报告。"
+)
+
+
+def _replay_deadlines(rng: random.Random, now: datetime) -> None:
+    """The deadline sweep as the scheduler runs it, replayed over the year: just after
+    midnight of every working day, over the stages open at that moment. Seven in ten 督办函
+    are answered the next morning."""
+    calendar = load_calendar()
+    verifier = _staff()[Role.VERIFIER]
+    day = local_date(now - timedelta(days=DAYS))
+    while day <= local_date(now):
+        moment = datetime.combine(day, time(0, 5), LOCAL_TZ).astimezone(UTC)
+        if calendar.is_working_day(day) and moment <= now:
+            clock.set_now(moment)
+            deadline_sweep()
+            _answer_some_supervision(rng, moment, now, verifier)
+        day += timedelta(days=1)
+
+
+def _answer_some_supervision(
+    rng: random.Random, issued: datetime, now: datetime, verifier: StaffAccount
+) -> None:
+    letters = db.session.scalars(
+        sa.select(Letter).where(Letter.kind == LetterKind.SUPERVISION, Letter.issued_at == issued)
+    ).all()
+    answer_at = issued + timedelta(hours=34)  # 10:05 the next day
+    for letter in letters:
+        if rng.random() < 0.7 and answer_at < now:
+            _at(answer_at, verifier)
+            respond_to_letter(letter, staff=verifier, response=SUPERVISION_ANSWER)
+    clock.set_now(issued)
 
 
 def _notices(now: datetime) -> int:
     """Weekly notices for the last twelve weeks, monthly ones for the last six months."""
     issued = 0
     today = local_date(now)
-    monday = today - timedelta(days=today.weekday())
-    for weeks in range(11, -1, -1):
-        moment = datetime.combine(monday - timedelta(weeks=weeks), time(9), LOCAL_TZ)
-        clock.set_now(moment.astimezone(UTC))
-        issued += weekly_notice()["issued"]
     first = today.replace(day=1)
-    for months in range(5, -1, -1):
-        year, month = first.year, first.month - months
-        while month < 1:
-            year, month = year - 1, month + 12
-        clock.set_now(datetime(year, month, 1, 9, tzinfo=LOCAL_TZ).astimezone(UTC))
-        issued += monthly_notice()["issued"]
+    for _ in range(5):
+        first = (first - timedelta(days=1)).replace(day=1)
+    monday = today - timedelta(days=today.weekday(), weeks=11)
+    # Every morning, as the scheduler does: each job knows its first working day.
+    day = min(first, monday)
+    while day <= today:
+        moment = datetime.combine(day, time(9), LOCAL_TZ).astimezone(UTC)
+        if moment <= now:
+            clock.set_now(moment)
+            issued += weekly_notice()["issued"] if day >= monday else 0
+            issued += monthly_notice()["issued"] if day >= first else 0
+        day += timedelta(days=1)
     clock.set_now(now)
     warning_letter_sweep()
     rerating_sweep()
-    deadline_sweep()
     return issued

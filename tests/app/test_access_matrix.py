@@ -53,6 +53,7 @@ RESIDENT = {
     "POST /api/v1/me/clues/<tracking_no>/appeal",
     "POST /api/v1/me/clues/<tracking_no>/photos",
     "POST /api/v1/me/clues/<tracking_no>/rerating",
+    "POST /api/v1/me/clues/<tracking_no>/withdraw",
     "GET /api/v1/me/subscriptions",
     "POST /api/v1/me/subscriptions",
 }
@@ -413,6 +414,15 @@ CASES: dict[str, Case] = {
         body=lambda w: {"is_working": False, "name": "测试放假"},
     ),
     "DELETE /api/v1/calendar/<day>": Case(lambda w: "/api/v1/calendar/2026-10-01", status=204),
+    "GET /api/v1/calendar/status": Case(lambda w: "/api/v1/calendar/status"),
+    "POST /api/v1/calendar/schedules": Case(
+        lambda w: "/api/v1/calendar/schedules",
+        status=201,
+        body=lambda w: {
+            "year": 2030,
+            "holidays": [{"name": "元旦", "from": "2030-01-01", "to": "2030-01-01"}],
+        },
+    ),
     "POST /api/v1/staff/me/wechat": Case(
         lambda w: "/api/v1/staff/me/wechat", body=lambda w: {"code": f"staff{next(_serial)}~1"}
     ),
@@ -492,6 +502,14 @@ CASES: dict[str, Case] = {
     ),
     "POST /api/v1/clues/<int:clue_id>/assign": _act(
         "accepted", "assign", lambda w: {"unit_id": w.units["station_a"].id}
+    ),
+    "POST /api/v1/clues/<int:clue_id>/reassign": _act(
+        "assigned",
+        "reassign",
+        lambda w: {"unit_id": w.units["district_a"].id, "reason": "改由区里核查"},
+    ),
+    "POST /api/v1/clues/<int:clue_id>/send_back": _act(
+        "verifying", "send_back", lambda w: {"reason": "不属于本单位"}
     ),
     "POST /api/v1/clues/<int:clue_id>/start": _act("assigned", "start", lambda w: {}),
     "POST /api/v1/clues/<int:clue_id>/submit_report": _act(
@@ -786,6 +804,7 @@ MY_CLUE_CASES: dict[str, tuple[str, Callable[[], dict], int]] = {
         lambda: {"json": {"level": 2, "resolved": False}},
         200,
     ),
+    "POST /api/v1/me/clues/<tracking_no>/withdraw": ("submitted", lambda: {"json": {}}, 200),
     "POST /api/v1/me/clues/<tracking_no>/photos": (
         "submitted",
         lambda: {

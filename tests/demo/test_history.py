@@ -19,6 +19,10 @@ def test_history_fills_every_state_once(app, runner, client):
     assert "历史数据：过去一年评价" in result.output
     # Every closed clue's reporter can re-rate: SMS for those who consented, else the link.
     assert re.search(r"已办结线索 (\d+) 条，反映人有可用回评途径的 \1 条（100%）", result.output)
+    # Every open clue has a unit that must act and a due date; every overdue stage was told
+    # on its first overdue working day.
+    assert "有责任单位和期限的 100.0%" in result.output
+    assert "逾期首个工作日当天即收到督办或提醒的 100.0%" in result.output
     with app.app_context():
         evaluations = db.session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
         statuses = set(db.session.scalars(sa.select(Clue.status).distinct()))
