@@ -239,7 +239,15 @@ RESPONSES: dict[str, Any] = {
         "tracking_no": "XQ20260302-0001",
         "unit": {"id": 4, "name": "城南派出所"},
         "verifying_at": "2026-03-02T01:30:00Z",
-        "warnings": [],
+        "warnings": [
+            {
+                "kind": "repeat",
+                "count": 3,
+                "window_days": 30,
+                "officer_id": None,
+                "created_at": "2026-03-02T01:30:00Z",
+            }
+        ],
     },
     "CluePage": {
         "items": [
@@ -290,7 +298,15 @@ RESPONSES: dict[str, Any] = {
                 "tracking_no": "XQ20260302-0001",
                 "unit": {"id": 4, "name": "城南派出所"},
                 "verifying_at": "2026-03-02T01:30:00Z",
-                "warnings": [],
+                "warnings": [
+                    {
+                        "kind": "repeat",
+                        "count": 3,
+                        "window_days": 30,
+                        "officer_id": None,
+                        "created_at": "2026-03-02T01:30:00Z",
+                    }
+                ],
             }
         ],
         "page": 1,
@@ -376,7 +392,25 @@ RESPONSES: dict[str, Any] = {
         "referral_id": None,
         "title": "城南",
     },
-    "InboxPage": {"items": [], "page": 1, "per_page": 20, "total": 0, "unread": 0},
+    "InboxPage": {
+        "items": [
+            {
+                "id": 31,
+                "kind": "clue_assign",
+                "title": "新交办线索 XQ20260302-0001，请按期核查",
+                "body": "请调取当天窗口录像核实",
+                "clue_id": 16,
+                "letter_id": None,
+                "referral_id": None,
+                "created_at": "2026-03-02T01:30:00Z",
+                "read_at": None,
+            }
+        ],
+        "page": 1,
+        "per_page": 20,
+        "total": 0,
+        "unread": 0,
+    },
     "LetterOut": {
         "body": "城南派出所：\n\u3000\u3000请于 5 个工作日内书面说明逾期原因。",
         "clue_id": None,
@@ -400,7 +434,28 @@ RESPONSES: dict[str, Any] = {
         "unit": {"id": 4, "name": "城南派出所"},
         "year": 2026,
     },
-    "LetterPage": {"items": [], "page": 1, "per_page": 20, "total": 0},
+    "LetterPage": {
+        "items": [
+            {
+                "id": 2,
+                "kind": "supervision",
+                "kind_label": "督办函",
+                "serial": "评督〔2026〕2号",
+                "title": "关于逾期问题线索的督办函",
+                "unit": {"id": 4, "name": "城南派出所"},
+                "clue_id": None,
+                "tracking_no": None,
+                "issued_at": "2026-03-02T01:30:00Z",
+                "response_due_at": None,
+                "responded_at": "2026-03-02T01:30:00Z",
+                "escalated_at": None,
+                "needs_response": False,
+            }
+        ],
+        "page": 1,
+        "per_page": 20,
+        "total": 0,
+    },
     "MyClueList": {
         "items": [
             {
@@ -555,7 +610,17 @@ RESPONSES: dict[str, Any] = {
         "unfounded": 0,
         "unit": {"id": 4, "name": "城南派出所"},
     },
-    "PhotoList": {"items": []},
+    "PhotoList": {
+        "items": [
+            {
+                "created_at": "2026-03-02T01:30:00Z",
+                "height": 24,
+                "id": 1,
+                "sha256": SHA256,
+                "width": 32,
+            }
+        ]
+    },
     "QRCodeList": {
         "items": [
             {
@@ -613,18 +678,78 @@ RESPONSES: dict[str, Any] = {
         "by_category": [
             {"category": "conduct", "clues": 0, "group": "职能类", "label": "作风问题"}
         ],
-        "by_on_time": [],
-        "by_satisfaction": [],
+        "by_on_time": [4, 6],
+        "by_satisfaction": [4, 6],
         "end": "2026-11-29",
-        "interview_list": [],
+        "interview_list": [
+            {
+                "unit_id": 6,
+                "unit": "城北派出所",
+                "evaluations": 128,
+                "satisfied": 109,
+                "satisfaction_rate": 0.61,
+                "satisfaction_rank": 9,
+                "stages": 12,
+                "on_time": 11,
+                "on_time_rate": 0.7,
+                "on_time_rank": 9,
+                "reratings": 6,
+                "rerating_satisfied": 5,
+                "rerating_satisfaction_rate": 0.833,
+                "clues_received": 9,
+                "red_list": False,
+                "interview_reasons": ["按期办结率低于 80%"],
+                "by_category": {"buck_passing": 4, "conduct": 3},
+            }
+        ],
         "min_evaluations": 10,
         "min_stages": 3,
         "period": "week",
-        "red_list": [],
+        "red_list": [
+            {
+                "unit_id": 4,
+                "unit": "城南派出所",
+                "evaluations": 128,
+                "satisfied": 109,
+                "satisfaction_rate": 0.852,
+                "satisfaction_rank": 1,
+                "stages": 12,
+                "on_time": 11,
+                "on_time_rate": 0.917,
+                "on_time_rank": 2,
+                "reratings": 6,
+                "rerating_satisfied": 5,
+                "rerating_satisfaction_rate": 0.833,
+                "clues_received": 9,
+                "red_list": True,
+                "interview_reasons": [],
+                "by_category": {"buck_passing": 4, "conduct": 3},
+            }
+        ],
         "start": "2026-11-23",
         "targets": {"on_time_rate": 0.995, "satisfaction_rate": 0.836},
         "unit": {"id": 2, "name": "城南区委政法委"},
-        "units": [],
+        "units": [
+            {
+                "unit_id": 4,
+                "unit": "城南派出所",
+                "evaluations": 128,
+                "satisfied": 109,
+                "satisfaction_rate": 0.852,
+                "satisfaction_rank": 1,
+                "stages": 12,
+                "on_time": 11,
+                "on_time_rate": 0.917,
+                "on_time_rank": 2,
+                "reratings": 6,
+                "rerating_satisfied": 5,
+                "rerating_satisfaction_rate": 0.833,
+                "clues_received": 9,
+                "red_list": True,
+                "interview_reasons": [],
+                "by_category": {"buck_passing": 4, "conduct": 3},
+            }
+        ],
     },
     "ReferralOut": {
         "clue_id": 27,
@@ -736,7 +861,7 @@ RESPONSES: dict[str, Any] = {
         "expires_in": 2592000,
         "token": "eyJyaWQiOjQsImNoIjoid2VjaGF0In0.axJpvw.9EvsDbGqS81YyWpxmg7dYdpouQY",
     },
-    "ScanCountsOut": {"days": [], "total": 0},
+    "ScanCountsOut": {"days": [{"day": "2026-03-02", "count": 17}], "total": 17},
     "SessionOut": {
         "display_name": "周管理",
         "expires_in": 28800,
@@ -887,7 +1012,31 @@ RESPONSES: dict[str, Any] = {
         "status_label": "已整改",
         "unit": {"id": 4, "name": "城南派出所"},
     },
-    "BadRatingPage": {"items": [], "page": 1, "per_page": 20, "total": 0},
+    "BadRatingPage": {
+        "items": [
+            {
+                "callback_result": "satisfied",
+                "callback_result_label": "满意",
+                "comment": "",
+                "due_at": "2026-03-02T01:30:00Z",
+                "id": 1,
+                "is_overdue": False,
+                "level": 1,
+                "measures": "已与群众电话沟通并当面致歉，调整窗口叫号流程",
+                "officer_id": None,
+                "on_time": True,
+                "rated_on": "2026-12-04",
+                "reasons": [],
+                "rectified_at": "2026-03-02T01:30:00Z",
+                "status": "rectified",
+                "status_label": "已整改",
+                "unit": {"id": 4, "name": "城南派出所"},
+            }
+        ],
+        "page": 1,
+        "per_page": 20,
+        "total": 0,
+    },
     "CallbackList": {
         "can_read_reporter": True,
         "due": False,
@@ -922,7 +1071,26 @@ RESPONSES: dict[str, Any] = {
         "reason": "按期办结率连续两月低于 80%",
         "unit": {"id": 4, "name": "城南派出所"},
     },
-    "InterviewPage": {"items": [], "page": 1, "per_page": 20, "total": 0},
+    "InterviewPage": {
+        "items": [
+            {
+                "commitments": "一个月内清理全部超期线索，所长每周调度",
+                "follow_up_due_at": "2026-03-02T01:30:00Z",
+                "follow_up_note": "",
+                "followed_up_at": "2026-03-02T01:30:00Z",
+                "held_on": "2026-03-10",
+                "id": 1,
+                "interviewee": "城南派出所所长 钱某",
+                "interviewer": "市委政法委副书记 赵某",
+                "is_overdue": True,
+                "reason": "按期办结率连续两月低于 80%",
+                "unit": {"id": 4, "name": "城南派出所"},
+            }
+        ],
+        "page": 1,
+        "per_page": 20,
+        "total": 0,
+    },
     "PhotoOut": {
         "created_at": "2026-03-02T01:30:00Z",
         "height": 24,
@@ -944,9 +1112,19 @@ RESPONSES: dict[str, Any] = {
                 "unit": "城南派出所",
             }
         ],
-        "red_list": [],
+        "red_list": ["城南派出所"],
         "start": "2026-11-23",
-        "units": [],
+        "units": [
+            {
+                "unit": "城南派出所",
+                "evaluations": 128,
+                "satisfaction_rate": 0.852,
+                "satisfaction_rank": 1,
+                "stages": 12,
+                "on_time_rate": 0.917,
+                "on_time_rank": 2,
+            }
+        ],
     },
     "PublicSummaryOut": {
         "approved_at": "2026-03-02T01:30:00Z",
