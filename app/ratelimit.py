@@ -11,11 +11,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from limits.storage import MemoryStorage
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, RedisStorage
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,8 @@ limiter = FallbackSafeLimiter(key_func=get_remote_address, headers_enabled=False
 
 def retry_after_seconds() -> int:
     """Seconds until the limit the current request broke resets."""
+    if "retry_after" in g:  # counted by OneTrip's script, which read the window's TTL
+        return g.retry_after
     current = limiter.current_limit
     if current is None:
         return 60
@@ -160,3 +164,91 @@ def client_network(address: str | None = None) -> str:
 def network_key() -> str:
     """Key on the client's network (see `client_network`)."""
     return f"net:{client_network()}"
+
+
+# ---------------------------------------------------------------- one round trip
+
+# Fixed windows, as limits' own INCR-and-EXPIRE script counts them, for several keys at once:
+# in order, stopping at the first limit broken (as Flask-Limiter stops), which it reports
+# with the seconds its window has left.
+_ONE_TRIP = """
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCRBY', key, 1)
+  if count == 1 then redis.call('EXPIRE', key, tonumber(ARGV[2 * i])) end
+  if count > tonumber(ARGV[2 * i - 1]) then return {i, redis.call('TTL', key)} end
+end
+return {0, 0}
+"""
+
+LimitSpec = tuple[str, Callable[[], str], str]  # (config name, key function, scope)
+
+
+@dataclass(frozen=True)
+class BrokenLimit:
+    """What RateLimitExceeded reads of the limit broken (Flask-Limiter's RuntimeLimit)."""
+
+    limit: RateLimitItem
+    error_message: str | None = None
+
+
+class OneTrip:
+    """Every limit of an endpoint counted in one Redis round trip (a Lua script) instead of one
+    per limit. The limits stay declared with Flask-Limiter; this is their `exempt_when`: when
+    the script has counted them all, Flask-Limiter skips them. Without Redis, or while
+    Flask-Limiter has fallen back to memory, it declines and Flask-Limiter counts as usual
+    (its fallback and recovery unchanged). Keys are Flask-Limiter's own, so both count alike."""
+
+    def __init__(self, specs: tuple[LimitSpec, ...]) -> None:
+        self.specs = specs
+        self.scripts: dict[int, Callable[..., list[int]]] = {}
+
+    def __call__(self) -> bool:
+        cache = g.setdefault("one_trip_limits", {})
+        if id(self) not in cache:
+            cache[id(self)] = self._count()
+        return cache[id(self)]
+
+    def _count(self) -> bool:
+        storage = limiter.storage
+        if not isinstance(storage, RedisStorage) or limiter.limiter.storage is not storage:
+            return False
+        prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+        counted: list[tuple[RateLimitItem, list[str]]] = []
+        for config_name, key_func, scope in self.specs:
+            args = [prefix, key_func(), scope] if prefix else [key_func(), scope]
+            counted += [(item, args) for item in parse_many(current_app.config[config_name])]
+        counted.sort(key=lambda pair: pair[0])  # Flask-Limiter's order
+        keys = [storage.prefixed_key(item.key_for(*args)) for item, args in counted]
+        argv = [n for item, _ in counted for n in (item.amount, item.get_expiry())]
+        try:
+            broken, ttl = self._script(storage)(keys=keys, args=argv)
+        except storage.base_exceptions:
+            log.info("rate limit script failed; Flask-Limiter counts this request")
+            return False
+        if broken:
+            item = counted[int(broken) - 1][0]
+            g.retry_after = max(1, min(item.get_expiry(), int(ttl)))
+            # The exception Flask-Limiter raises (any other would read as a dead storage).
+            raise RateLimitExceeded(BrokenLimit(item))  # type: ignore[arg-type]
+        return True
+
+    def _script(self, storage: RedisStorage) -> Callable[..., list[int]]:
+        script = self.scripts.get(id(storage))
+        if script is None:
+            script = self.scripts[id(storage)] = storage.storage.register_script(_ONE_TRIP)
+        return script
+
+
+def limits_in_one_trip(*specs: LimitSpec) -> Callable[[Callable], Callable]:
+    """Declare an endpoint's limits ((config name, key function, scope), …) with
+    Flask-Limiter, counted in one Redis round trip (see OneTrip)."""
+    one_trip = OneTrip(specs)
+
+    def decorate(view: Callable) -> Callable:
+        for config_name, key_func, scope in reversed(specs):
+            view = limiter.limit(
+                configured(config_name), key_func=key_func, scope=scope, exempt_when=one_trip
+            )(view)
+        return view
+
+    return decorate

@@ -10,7 +10,7 @@ from flask import request
 
 from app.errors import ApiError
 from app.extensions import db
-from app.ratelimit import bearer_key, configured, limiter, network_key
+from app.ratelimit import bearer_key, limits_in_one_trip, network_key
 from clues.intake import submit_rating
 from evaluations.identity import current_resident, resident_id_from_token, resident_required
 from evaluations.schemas import EvaluationIn, EvaluationOut
@@ -35,11 +35,9 @@ def _idempotency_key() -> str | None:
 
 
 @bp.post("/evaluations")
-@limiter.limit(configured("RATE_LIMIT_ADDRESS"), key_func=network_key, scope="rate-address")
-@limiter.limit(
-    configured("RATE_LIMIT_RESIDENT"),
-    key_func=bearer_key(resident_id_from_token),
-    scope="rate-resident",
+@limits_in_one_trip(
+    ("RATE_LIMIT_ADDRESS", network_key, "rate-address"),
+    ("RATE_LIMIT_RESIDENT", bearer_key(resident_id_from_token), "rate-resident"),
 )
 @resident_required
 @bp.input(EvaluationIn, arg_name="body")

@@ -58,6 +58,9 @@ def _beijing_date_sqlite(element: beijing_date, compiler: Any, **kw: Any) -> str
     return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
 
 
+_INSERT_RATING = sa.insert(Evaluation.__table__).returning(Evaluation.__table__.c.id)
+
+
 class UnitRatingDay(db.Model):
     """The ratings of one unit on one Beijing day."""
 
@@ -161,6 +164,58 @@ def rating_counts(
             [int(counted), int(satisfied), int(bad)],
         )
     return found
+
+
+def insert_rating(connection: sa.Connection, values: Mapping[str, Any]) -> int:
+    """Insert a rating with Core and add it to the rollups, in one round trip on PostgreSQL
+    (the upserts ride in the INSERT as data-modifying CTEs); returns the rating's id."""
+    if connection.dialect.name != "postgresql":
+        new_id = connection.execute(_INSERT_RATING, values).scalar_one()
+        count_rating(connection, values)
+        return new_id
+    found = rating_counts(
+        created_at=values["created_at"],
+        unit_id=values["unit_id"],
+        officer_id=values["officer_id"],
+        level=values["level"],
+        is_excluded=values["is_excluded"],
+    )
+    statement = _ONE_STATEMENT[values["officer_id"] is not None]
+    params = dict(values)
+    for table, (key, counts) in found.items():
+        prefix = table.name
+        params.update(
+            {f"{prefix}_{name}": value for name, value in zip(key_columns(table), key, strict=True)}
+        )
+        params.update(
+            {f"{prefix}_{name}": n for name, n in zip(counters(table), counts, strict=True)}
+        )
+    return connection.execute(statement, params).scalar_one()
+
+
+def _upsert_bound(table: sa.Table) -> sa.Insert:
+    """INSERT … ON CONFLICT DO UPDATE for one row given as bind parameters `<table>_<column>`."""
+    insert = postgresql.insert(table).values(
+        {c.name: sa.bindparam(f"{table.name}_{c.name}", type_=c.type) for c in table.columns}
+    )
+    return insert.on_conflict_do_update(
+        index_elements=key_columns(table),
+        set_={name: table.c[name] + insert.excluded[name] for name in counters(table)},
+    )
+
+
+def _one_statement(with_officer: bool) -> sa.Select:
+    ratings = Evaluation.__table__
+    columns = [c for c in ratings.columns if c.name != "id"]
+    new = (
+        sa.insert(ratings)
+        .values({c.name: sa.bindparam(c.name, type_=c.type) for c in columns})
+        .returning(ratings.c.id)
+        .cte("new_rating")
+    )
+    tables = [UnitRatingDay.__table__] + ([OfficerRatingDay.__table__] if with_officer else [])
+    counted = [_upsert_bound(table).cte(f"counted_{table.name}") for table in tables]
+    return sa.select(new.c.id).add_cte(*counted)
 
 
 def count_rating(connection: sa.Connection, values: Mapping[str, Any]) -> None:
@@ -269,3 +324,7 @@ evaluation_keeper = RollupKeeper(
     ("created_at", "unit_id", "officer_id", "level", "is_excluded"),
     _evaluation_counts,
 )
+
+
+# Built once: the hot path only binds values (no statement building per request).
+_ONE_STATEMENT = {flag: _one_statement(flag) for flag in (False, True)}

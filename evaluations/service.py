@@ -26,7 +26,7 @@ from app.ratelimit import client_network
 from evaluations.identity import Channel, Resident, ResidentIdentity
 from evaluations.models import Evaluation, EvaluationFlag, IdempotencyKey
 from evaluations.questionnaire import QuestionnaireVersion, current_questionnaire
-from evaluations.rollups import count_rating
+from evaluations.rollups import insert_rating
 from evaluations.schemas import EvaluationIn
 from qr.service import resolve_token
 
@@ -199,10 +199,6 @@ _SCAN = sa.text("""
 )
 
 
-# A prebuilt Core insert: the hot path skips the unit of work and statement building.
-_INSERT = sa.insert(Evaluation.__table__).returning(Evaluation.__table__.c.id)
-
-
 def _scan(token: str, *, client_hash: str, now: datetime) -> ScannedCode:
     window = timedelta(seconds=current_app.config["BURST_WINDOW_SECONDS"])
     row = (
@@ -291,11 +287,9 @@ def record_evaluation(
     try:
         # The unique (resident, code, period) constraint is the one-rating rule: no read
         # first, so twin requests cannot both pass it.
-        connection = db.session.connection()
-        evaluation_id = connection.execute(_INSERT, values).scalar_one()
+        evaluation_id = insert_rating(db.session.connection(), values)
     except IntegrityError as exc:
         raise _already_rated(period_start) from exc
-    count_rating(connection, values)
 
     return RecordedRating(evaluation_id, resident.id, code.unit_id, officer_id, now)
 

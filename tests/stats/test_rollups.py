@@ -22,7 +22,7 @@ from clues.states import ClueStatus
 from evaluations.identity import Channel, Resident
 from evaluations.models import Evaluation
 from evaluations.questionnaire import ClueCategory
-from evaluations.rollups import count_rating
+from evaluations.rollups import insert_rating
 from stats.officers import officer_summaries
 from stats.overview import overview
 from stats.ranking import unit_ranking
@@ -149,10 +149,8 @@ def _apply(world: dict, operation: tuple) -> None:
         values = _rating_values(world, stations[index % 3], officer, level, excluded, at)
         if kind == "rate_orm":
             db.session.add(Evaluation(**values))
-        else:  # what the hot path does: a Core insert, then its counts
-            connection = db.session.connection()
-            connection.execute(sa.insert(Evaluation.__table__), values)
-            count_rating(connection, values)
+        else:  # the hot path: a Core insert with its counts (one statement on PostgreSQL)
+            insert_rating(db.session.connection(), values)
     elif kind == "clue":
         index, officer, category, at, state = args
         unit = stations[index % 3]
