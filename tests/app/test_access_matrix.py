@@ -40,6 +40,7 @@ PUBLIC = {
     "GET /q/<token>",
     "POST /q/<token>",
     "POST /integrations/12345/callback",  # authenticated by the platform's signature
+    "GET /api/v1/errors",  # the error catalogue
     # 晒在网上: only with PUBLIC_DISCLOSURE=1 (404 otherwise), anonymised (stats/public.py)
     "GET /public",
     "GET /api/v1/public/ranking",
