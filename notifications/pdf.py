@@ -19,8 +19,11 @@ same letter renders to the same bytes (the creation date is its issue date).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -683,10 +686,56 @@ def _closing_items(facts: LetterFacts) -> list[str]:
     return items
 
 
+# Rendered letters, by everything their PDF shows: loading the CJK font costs most of a
+# render (about 0.7 s), and a letter is read by every staff member of its unit, through the
+# API and the console alike. A letter renders to the same bytes for the same facts (see
+# set_creation_date), so a reply or an escalation simply makes a new key.
+_RENDERED: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+RENDERED_KEEP = 128
+_RENDERED_LOCK = threading.Lock()
+
+
+def _facts_key(facts: LetterFacts, font: tuple[str, int]) -> tuple[Any, ...]:
+    letter = facts.letter
+    return (
+        font,
+        letter.id,
+        letter.kind,
+        letter.serial,
+        letter.title,
+        letter.body,
+        json.dumps(letter.content, sort_keys=True, ensure_ascii=False, default=str),
+        letter.issued_at,
+        letter.response_due_at,
+        letter.response,
+        letter.responded_at,
+        letter.escalated_at,
+        facts.issuer,
+        facts.unit_name,
+        facts.tracking_no,
+        facts.responder,
+    )
+
+
 def render_letter_pdf(letter: Letter, *, font_path: str | None = None) -> bytes:
     """The letter as an A4 PDF with selectable Chinese text (FontNotFound without a CJK font)."""
     font = _font(font_path)
     facts = LetterFacts.load(letter)
+    key = _facts_key(facts, font)
+    with _RENDERED_LOCK:
+        if key in _RENDERED:
+            _RENDERED.move_to_end(key)
+            return _RENDERED[key]
+    data = _draw_letter(facts, font)
+    with _RENDERED_LOCK:
+        _RENDERED[key] = data
+        while len(_RENDERED) > RENDERED_KEEP:
+            _RENDERED.popitem(last=False)
+    return data
+
+
+def _draw_letter(facts: LetterFacts, font: tuple[str, int]) -> bytes:
+    letter = facts.letter
     letter_format = letter.kind != LetterKind.NOTICE
     pdf = _Pdf(font, letter_format=letter_format)
     pdf.set_title(letter.title)
