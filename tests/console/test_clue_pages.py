@@ -67,22 +67,22 @@ EXPECTED: dict[ClueStatus, dict[str, set[str] | None]] = {
         "admin": set(),
     },
     S.ACCEPTED: {
-        "screener": {"assign"},
+        "screener": {"assign", "reject"},
         "verifier": None,
         "superior": set(),
         "liaison": None,
         "admin": set(),
     },
     S.ASSIGNED: {
-        "screener": set(),
-        "verifier": {"start"},
+        "screener": {"reassign"},
+        "verifier": {"start", "send_back"},
         "superior": set(),
         "liaison": None,
         "admin": set(),
     },
     S.VERIFYING: {
-        "screener": set(),
-        "verifier": {"submit_report", "request_extension"},
+        "screener": {"reassign"},
+        "verifier": {"submit_report", "request_extension", "send_back"},
         "superior": set(),
         "liaison": None,
         "admin": set(),
@@ -162,7 +162,7 @@ def test_forms_depend_on_what_there_is_to_act_on(app, cast):
         days=3,
         reason="需要调取外地录像",
     )
-    assert sign_in(app, cast.verifier).forms(clue.id) == {"submit_report"}
+    assert sign_in(app, cast.verifier).forms(clue.id) == {"submit_report", "send_back"}
     assert sign_in(app, cast.superior).forms(clue.id) == {"approve_extension", "deny_extension"}
     # Closed as unfounded: nothing to refer.
     unfounded = cast.drive(
