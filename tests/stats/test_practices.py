@@ -6,7 +6,9 @@ page (off by default)."""
 from __future__ import annotations
 
 import io
+import subprocess
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +22,16 @@ from tests.clues.factories import Cast, make_cast
 from tests.evaluations.helpers import h5_resident, rate
 
 PHONE = "13912345678"
+
+
+def pdf_text(data: bytes, tmp_path: Path) -> str:
+    """The PDF's text without white space (pdftotext, as the letter tests read letters)."""
+    path = tmp_path / "document.pdf"
+    path.write_bytes(data)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return "".join(text.split())
 
 
 @pytest.fixture
@@ -147,7 +159,7 @@ def test_the_annual_score_weights_the_rates_and_takes_off_for_interviews(app, ca
     assert "满意率 50" in notes["权重"]
 
 
-def test_the_daily_brief_is_issued_once_on_working_days(app, cast, at):
+def test_the_daily_brief_is_issued_once_on_working_days(app, cast, at, tmp_path):
     _november(app, cast, at)
     at(2026, 11, 14, 8, 30)  # Saturday: no brief
     with app.app_context():
@@ -177,6 +189,10 @@ def test_the_daily_brief_is_issued_once_on_working_days(app, cast, at):
         "/api/v1/briefs/daily.pdf?date=2026-11-16", headers=cast.as_(cast.analyst)
     )
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    text = pdf_text(pdf.data, tmp_path)
+    assert (
+        "每日要情（2026年11月16日）" in text and "统计范围：2026年11月13日至2026年11月15日" in text
+    )
     assert (
         cast.client.get("/api/v1/briefs/daily", headers=cast.as_(cast.verifier)).status_code == 403
     )
@@ -184,13 +200,16 @@ def test_the_daily_brief_is_issued_once_on_working_days(app, cast, at):
     assert late.status_code == 422
 
 
-def test_the_monthly_notice_carries_topics_and_targets(app, cast, at):
+def test_the_monthly_notice_carries_topics_and_targets(app, cast, at, tmp_path):
     _november(app, cast, at)
     at(2026, 12, 1, 9, 0)
     with app.app_context():
         run_job("monthly_notice")
         letter = db.session.scalars(sa.select(Letter).where(Letter.kind == "notice")).one()
-        content, body = letter.content, letter.body
+        content, body, letter_id = letter.content, letter.body, letter.id
+    pdf = cast.client.get(f"/api/v1/letters/{letter_id}/pdf", headers=cast.as_(cast.analyst))
+    text = pdf_text(pdf.data, tmp_path)
+    assert "目标：满意率不低于83.6%" in text and "五、专题分析" in text and "推诿扯皮" in text
     assert content["targets"] == {"on_time_rate": 0.995, "satisfaction_rate": 0.836}
     assert {"term": "推诿扯皮", "count": 2} in content["topics"]["terms"]
     assert "目标：按期办结率不低于 99.5%，群众满意率不低于 83.6%" in body
