@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from app.clock import local_date, local_day_end
+from app.clock import local_date, local_day_end, local_day_start
 from app.db import upsert_insert
 from app.deadlines import (
     REMINDER_LEVEL,
@@ -36,6 +36,7 @@ from app.extensions import db
 from app.org.models import Role, Unit, ancestor_ids
 from app.workdays import WorkingCalendar, load_calendar
 from clues.models import Clue, ClueStage, Referral, Stage
+from clues.states import OPEN_STATUSES
 from notifications.inbox import notify_staff
 from notifications.letters import Issued, LetterSpec, compose_letter, fan_out, issue_letters
 from notifications.models import Letter, LetterKind
@@ -295,8 +296,10 @@ def claim(owed: Sequence[Due], now: datetime) -> list[Due]:
 # ---------------------------------------------------------------- compose
 
 
-def _context(due: Due) -> dict[str, Any]:
+def _context(due: Due, tracking_nos: dict[int, str] | None = None) -> dict[str, Any]:
     return {
+        "kind": due.kind.value,
+        "tracking_no": (tracking_nos or {}).get(due.row.clue_id, ""),
         "stage": due.spec.label,
         "subject": due.row.subject,
         "unit_name": due.target.name,
@@ -312,11 +315,13 @@ def letter_kind(level: int) -> LetterKind:
     return LetterKind.SUPERVISION if level == 0 else LetterKind.ESCALATION
 
 
-def compose_deadline_letter(due: Due, signed: str, response_due: datetime) -> LetterSpec:
+def compose_deadline_letter(
+    due: Due, signed: str, response_due: datetime, tracking_nos: dict[int, str]
+) -> LetterSpec:
     """提醒函, 督办函 or 提级督办函 for one notice, under a cause shared by every path that
     leads to the same letter (a letter's reply and its stage escalate once, together)."""
     template = {REMINDER_LEVEL: "reminder", 0: "overdue"}.get(due.level, "escalation")
-    context = {**_context(due), "response_due_at": response_due}
+    context = {**_context(due, tracking_nos), "response_due_at": response_due}
     return compose_letter(
         f"letters/deadline_{template}.txt",
         context,
@@ -341,7 +346,10 @@ LETTER_INBOX = {
 def issue_by_letter(claimed: Sequence[Due], now: datetime, signed: str) -> Counter[str]:
     """Letters for unit-facing notices, the inbox copies, and each notice's letter id."""
     calendar_due = _response_due(now)
-    specs = {id(due): compose_deadline_letter(due, signed, calendar_due) for due in claimed}
+    tracking_nos = _tracking_nos({due.row.clue_id for due in claimed} - {None})
+    specs = {
+        id(due): compose_deadline_letter(due, signed, calendar_due, tracking_nos) for due in claimed
+    }
     counts: Counter[str] = Counter()
     for kind in LetterKind:
         batch = [due for due in claimed if letter_kind(due.level) is kind]
@@ -354,6 +362,15 @@ def issue_by_letter(claimed: Sequence[Due], now: datetime, signed: str) -> Count
             counts["inbox_items"] += fan_out(group, roles=roles, kind=inbox_kind, title=title)
     _link_letters(claimed, specs, now)
     return counts
+
+
+def _tracking_nos(clue_ids: set[int]) -> dict[int, str]:
+    """The tracking numbers letters about these clues name."""
+    if not clue_ids:
+        return {}
+    return dict(
+        db.session.execute(sa.select(Clue.id, Clue.tracking_no).where(Clue.id.in_(clue_ids))).all()
+    )
 
 
 def _by_roles(
@@ -480,3 +497,97 @@ def sweep_stages(now: datetime, calendar: WorkingCalendar, signed: str) -> Count
         else:
             counts += issue_by_inbox(claimed)
     return counts
+
+
+# ---------------------------------------------------------------- how well deadlines are kept
+
+
+@dataclass(frozen=True)
+class DeadlineFigures:
+    """Open clues with someone who must act and a date; overdue stages told on time."""
+
+    open_clues: int
+    owned_clues: int
+    overdue_stages: int
+    told_stages: int
+
+    @property
+    def owned(self) -> float:
+        return self.owned_clues / self.open_clues if self.open_clues else 1.0
+
+    @property
+    def told(self) -> float:
+        return self.told_stages / self.overdue_stages if self.overdue_stages else 1.0
+
+
+def _stage_runs() -> list[tuple[DeadlineKind, int, datetime, datetime | None]]:
+    """Every run of the built-in stages: (kind, item, due, finished)."""
+    kind_of = {stage: kind for kind, stage in CLUE_STAGES.items()}
+    runs = [
+        (kind_of[stage], item_id, due, finished)
+        for stage, item_id, due, finished in db.session.execute(
+            sa.select(ClueStage.stage, ClueStage.id, ClueStage.due_at, ClueStage.finished_at)
+        )
+    ]
+    for item_id, receive_due, received, conclude_due, concluded in db.session.execute(
+        sa.select(
+            Referral.id,
+            Referral.receive_due_at,
+            Referral.received_at,
+            Referral.conclude_due_at,
+            Referral.concluded_at,
+        )
+    ):
+        if receive_due is not None:
+            runs.append((DeadlineKind.REFERRAL_RECEIPT, item_id, receive_due, received))
+        if conclude_due is not None:
+            runs.append((DeadlineKind.REFERRAL_CONCLUSION, item_id, conclude_due, concluded))
+    runs += [
+        (DeadlineKind.LETTER_REPLY, item_id, due, answered)
+        for item_id, due, answered in db.session.execute(
+            sa.select(Letter.id, Letter.response_due_at, Letter.responded_at).where(
+                Letter.kind == LetterKind.SUPERVISION, Letter.response_due_at.is_not(None)
+            )
+        )
+    ]
+    return runs
+
+
+def deadline_figures(now: datetime) -> DeadlineFigures:
+    """Of the open clues, how many have a unit that must act and a due date; of the stages
+    still open when their first overdue working day began, how many were told that day."""
+    open_clues = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Clue).where(Clue.status.in_(OPEN_STATUSES))
+    )
+    owned = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Clue.id)))
+        .join(ClueStage, ClueStage.clue_id == Clue.id)
+        .where(
+            Clue.status.in_(OPEN_STATUSES),
+            Clue.due_at.is_not(None),
+            ClueStage.finished_at.is_(None),
+            ClueStage.unit_id.is_not(None),
+        )
+    )
+    first_told = {
+        (kind, item_id, level): local_date(issued)
+        for kind, item_id, level, issued in db.session.execute(
+            sa.select(
+                DeadlineNotice.kind,
+                DeadlineNotice.item_id,
+                DeadlineNotice.level,
+                DeadlineNotice.issued_at,
+            ).where(DeadlineNotice.level >= 0)
+        )
+    }
+    calendar = load_calendar()
+    overdue = told = 0
+    for kind, item_id, due, finished in _stage_runs():
+        first = calendar.add_working_days(local_date(due), 1)
+        end = finished or now
+        if local_day_start(first) >= end or first > local_date(now):
+            continue  # finished before its first overdue working day began
+        overdue += 1
+        level = STAGE_KINDS[kind].first_level
+        told += first_told.get((kind, item_id, level)) == first
+    return DeadlineFigures(open_clues or 0, owned or 0, overdue, told)

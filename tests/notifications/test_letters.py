@@ -179,7 +179,9 @@ def test_unanswered_supervision_escalates_to_the_superior_organ(app, cast, tmp_p
     sweep(app, due + timedelta(minutes=1))
     supervision = only_letter(cast, "supervision", cast.verifier)
     response_due = datetime.fromisoformat(supervision["response_due_at"])
-    assert sweep(app, response_due + timedelta(minutes=1))["escalations"] == 1
+    # Due at the end of Friday 27 March: escalated on the first working day after it.
+    assert sweep(app, response_due + timedelta(minutes=1))["escalations"] == 0
+    assert sweep(app, response_due + timedelta(days=2, hours=10))["escalations"] == 1
 
     letter = only_letter(cast, "escalation", cast.superior)
     assert letter["serial"] == "评督提〔2026〕1号"
