@@ -39,6 +39,15 @@ PUBLIC = {
     "POST /api/v1/auth/h5",
     "GET /q/<token>",
     "POST /q/<token>",
+    "POST /q/<token>/report",  # the H5 report form: the device's own identity, like POST /q
+    "GET /q/me",  # the browser's own device identity (cookie), nobody else's
+    # The tracking link is the key (192 random bits); /t takes the number and its 查询码.
+    "GET /t",
+    "POST /t",
+    "GET /t/<secret>",
+    "POST /t/<secret>/rerating",
+    "POST /t/<secret>/appeal",
+    "GET /api/v1/track/<secret>",
     "POST /integrations/12345/callback",  # authenticated by the platform's signature
     "GET /api/v1/errors",  # the error catalogue
     # 晒在网上: only with PUBLIC_DISCLOSURE=1 (404 otherwise), anonymised (stats/public.py)

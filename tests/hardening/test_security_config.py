@@ -381,8 +381,8 @@ def check_headers(endpoint: str | None, path: str, response: TestResponse, *, si
     else:
         assert "script-src" not in csp, (where, csp)  # our pages run no script at all
     referrer = headers.get("Referrer-Policy")
-    if path.startswith("/q/"):
-        assert referrer == "no-referrer", where  # the URL holds the QR token
+    if path.startswith(("/q/", "/t/")):
+        assert referrer == "no-referrer", where  # the URL holds the QR token or link secret
     else:
         assert referrer in ("no-referrer", "same-origin"), where
 
@@ -400,6 +400,7 @@ def _arguments(cast: Cast, ids: dict[str, Any]) -> dict[str, Any]:
         "officer_id": cast.officer.id,
         "staff_id": cast.verifier.id,
         "tracking_no": ids["tracking_no"],
+        "secret": ids["secret"],
         "token": cast.code.token,
         "action_name": "approve",
         "day": "2026-10-01",
@@ -430,6 +431,7 @@ def _world(app: Flask, cast: Cast) -> dict[str, Any]:
             "referral_id": db.session.scalar(
                 sa.select(Referral.id).where(Referral.clue_id == clue.id)
             ),
+            "secret": db.session.get(ClueTracking, clue.id).secret,
         }
 
 
@@ -483,7 +485,7 @@ def test_every_form_answers_with_the_security_headers(app, client):
     posts = [
         (endpoint, path)
         for endpoint, path in _paths(app, "POST", _arguments(cast, ids))
-        if endpoint.startswith(("console.", "h5."))
+        if endpoint.startswith(("console.", "h5.", "h5_tracking."))
     ]
     assert posts
     for endpoint, path in posts:
