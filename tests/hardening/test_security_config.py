@@ -418,6 +418,7 @@ def _world(app: Flask, cast: Cast) -> dict[str, Any]:
     letter_id = cast.supervise("headers", clue_id=clue.id)
     with app.app_context():
         from clues.models import Referral
+        from clues.tracking import ClueTracking
 
         item = InboxItem(staff_id=cast.admin.id, kind="test", title="头部", dedupe_key="headers")
         db.session.add(item)
