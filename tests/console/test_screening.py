@@ -9,6 +9,7 @@ import io
 import re
 
 import openpyxl
+import pytest
 
 from tests.console.helpers import sign_in, text
 
@@ -110,3 +111,23 @@ def test_assignment_offers_the_suggested_unit_first(app, cast):
     first_option = re.search(r'<option value="(\d+)"', choices)
     assert first_option and int(first_option.group(1)) == cast.units["station_a"].id
     assert "（建议）" in choices and 'label="全部单位"' in choices
+
+
+def test_a_phrase_search_can_use_the_trigram_index(app, cast, database):
+    """On PostgreSQL the phrase filter is answerable from pg_trgm's index (the planner picks
+    it once the table is large; here sequential scans are switched off to ask whether it can)."""
+    if database.kind != "postgresql":
+        pytest.skip("SQLite 只有普通索引")
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from clues.models import Clue
+
+    cast.file(description="办理户口迁移时材料不全，来回跑了三趟")
+    with app.app_context():
+        db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        stmt = sa.select(Clue.id).where(Clue.description.contains("户口迁移", autoescape=True))
+        compiled = stmt.compile(db.engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN {compiled}")))
+        db.session.rollback()
+    assert "ix_clues_description_trgm" in plan, plan
