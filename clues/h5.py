@@ -26,7 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.clock import LOCAL_TZ, utcnow
 from app.csrf import CSRFError, csrf_token, own_session_cookie
-from app.errors import ApiError, DomainError, Unauthenticated, http_status
+from app.errors import ApiError, DomainError, Invalid, Unauthenticated, http_status
 from app.extensions import db
 from app.org.models import Unit
 from app.ratelimit import (
@@ -285,8 +285,8 @@ def rate_submit(token: str) -> Response:
         if error.code == "already_rated":
             # Nothing typed is lost: what the resident wrote becomes the report form's text.
             return _report_form_again(code, resident, already_rated=True)
-        if _status(error) in (413, 415, 422) and error.code != "validation_error":
-            return _form_page("h5/rate.html", code, 422, _photo_or_field_errors(error, photos))
+        if _status(error) == 422:
+            return _form_page("h5/rate.html", code, 422, _domain_errors(error))
         return _page("h5/message.html", _status(error), title="未能提交", message=error.message)
     db.session.commit()
     offer = body.clue is None and body.level in BAD_LEVELS and bool(body.comment)
@@ -340,8 +340,8 @@ def report_submit(token: str) -> Response:
             _attach_photos(clue.tracking_no, resident.id, photos)
     except (ApiError, DomainError) as error:
         db.session.rollback()
-        if _status(error) in (413, 415, 422):
-            return _form_page("h5/report.html", code, 422, _photo_or_field_errors(error, photos))
+        if _status(error) == 422:
+            return _form_page("h5/report.html", code, 422, _domain_errors(error))
         return _page("h5/message.html", _status(error), title="未能提交", message=error.message)
     db.session.commit()
     response = _page(
@@ -448,15 +448,14 @@ def _photos(form: Any) -> list[bytes]:
 
 
 def _attach_photos(tracking_no: str, resident_id: int, photos: list[bytes]) -> None:
-    """The same processing as the API's upload (clues/photos.py), in the filing transaction."""
+    """The same processing as the API's upload (clues/photos.py), in the filing transaction;
+    a refused photo is the photo field's error (the whole form comes back as filled)."""
     for data in photos:
-        add_photo(tracking_no=tracking_no, resident_id=resident_id, data=data)
-
-
-def _photo_or_field_errors(error: ApiError | DomainError, photos: list[bytes]) -> dict[str, str]:
-    if error.details.get("fields") or not photos:
-        return _domain_errors(error)
-    return {"clue.photo": f"{error.message}。请重新选择照片后再提交。"}
+        try:
+            add_photo(tracking_no=tracking_no, resident_id=resident_id, data=data)
+        except (ApiError, DomainError) as error:
+            message = f"{error.message}。请重新选择照片后再提交。"
+            raise Invalid({"clue.photo": message}, message) from error
 
 
 def _consent_errors(form: Any) -> dict[str, str]:

@@ -199,6 +199,22 @@ def test_a_bad_rating_with_a_comment_can_become_a_report_with_a_photo(app, clien
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "String should" not in page
     assert 'id="clue_category-error">' in page and ">窗口民警让我跑了三趟</textarea>" in page
+    not_an_image = client.post(
+        f"/q/{code.token}/report",
+        data={
+            **report,
+            "clue_category": "buck_passing",
+            "clue_description": "窗口民警让我跑了三趟",
+            "clue_identity": "anonymous",
+            "clue_photo": (io.BytesIO(b"%PDF-1.4 not a photo"), "a.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = not_an_image.get_data(as_text=True)
+    assert not_an_image.status_code == 422 and 'id="clue_photo-error">' in page
+    assert ">窗口民警让我跑了三趟</textarea>" in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Clue.id))) == 0  # all or nothing
     photo = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 120, 10)).save(photo, "JPEG")
     filed = client.post(
