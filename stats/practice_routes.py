@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -215,7 +215,7 @@ class BriefOut(Schema):
     start: date = Field(description="统计范围：上一个工作日起")
     end: date = Field(description="至前一天")
     unit: UnitRef
-    issued_at: str | None = Field(description="上报时间；为空表示按请求时的数据生成")
+    issued_at: datetime | None = Field(description="上报时间；为空表示按请求时的数据生成")
     ratings: BriefRatings
     clues: BriefClues
     warnings: BriefWarnings
