@@ -91,10 +91,10 @@ def quick_periods(today: date) -> list[tuple[str, date, date]]:
 
 
 def buckets(start: date, end: date) -> tuple[str, list[tuple[date, date]]]:
-    """The trend's steps over start..end: days up to a month, weeks up to half a year,
+    """The trend's steps over start..end: days up to two weeks, weeks up to half a year,
     months beyond (each clipped to the period)."""
     days = (end - start).days + 1
-    if days <= 31:
+    if days <= 14:
         return "日", [(start + timedelta(n), start + timedelta(n)) for n in range(days)]
     found = []
     if days <= 183:
