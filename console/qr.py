@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -15,13 +14,13 @@ from app.clock import local_date
 from app.errors import ApiError, DomainError, status_of
 from app.extensions import db
 from app.org import service as org_service
-from app.org.models import Officer, Role, Unit, subtree_filter
+from app.org.models import Officer, Role, Unit, subtree_filter, subtree_ids
 from app.schemas import MAX_ID
 from console.forms import FormError, api_error_fields, describe, parse
 from console.web import bp, console_view, current_staff, page, see_other
 from qr import service
-from qr.export import export_pdf, export_zip
 from qr.fonts import FontNotFound, font_identity
+from qr.jobs import ExportJob, ExportStatus, file_path, queue_export, start_export
 from qr.models import QRCode, QRScanCount, QRStatus
 from qr.render import RENDERER_VERSION, RenderCache, poster_png, qr_svg, resolve_font
 from qr.schemas import QRCodeIn, RevokeIn
@@ -173,25 +172,64 @@ def qr_rotate(code_id: int) -> Response:
     return _back(unit_id)
 
 
-@bp.get("/qr/export")
+@bp.post("/qr/export-jobs")
 @console_view(Role.ADMIN)
-def qr_export() -> Response:
-    """Every active poster of the chosen unit's subtree as one PDF or ZIP (the API's export)."""
-    unit = _selected_unit(request.args.get("unit_id"))
-    infos = service.subtree_poster_infos(unit)
-    if not infos:
+def qr_export_queue() -> Response:
+    """Queue the posters of the chosen unit's subtree as one PDF or ZIP (the API's export job)
+    and go to its page, which shows the progress."""
+    unit = _selected_unit(request.form.get("unit_id"))
+    fmt = "zip" if request.form.get("format") == "zip" else "pdf"
+    _font_path()  # refuse now, not after the queue
+    total = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(QRCode)
+        .where(QRCode.status == QRStatus.ACTIVE, QRCode.unit_id.in_(subtree_ids(unit)))
+    )
+    if not total:
         raise ApiError(404, "no_codes", "该单位及下级单位没有有效的二维码")
-    font = _font_path()
-    db.session.rollback()  # nothing to write; release the connection during the long render
-    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-    kind = "zip" if request.args.get("format") == "zip" else "pdf"
-    (export_zip if kind == "zip" else export_pdf)(infos, spool, font_path=font)
-    spool.seek(0)
+    export = queue_export(unit=unit, fmt=fmt, staff=current_staff(), total=total)
+    db.session.commit()
+    start_export(export.id)
+    return see_other(url_for("console.qr_export_job", export_id=export.id))
+
+
+def _scoped_export(export_id: int) -> ExportJob:
+    export = db.session.get(ExportJob, export_id)
+    if export is None:
+        raise ApiError(404, "not_found", "导出任务不存在")
+    ensure_in_scope(db.session.get(Unit, export.unit_id))
+    return export
+
+
+@bp.get("/qr/export-jobs/<int:export_id>")
+@console_view(Role.ADMIN)
+def qr_export_job(export_id: int) -> Response:
+    """The job's progress (the page reloads itself every few seconds while it runs)."""
+    export = _scoped_export(export_id)
+    status = export.shown_status
+    return page(
+        "qr_export.html",
+        export=export,
+        state=status,
+        unit=db.session.get(Unit, export.unit_id),
+        running=status in (ExportStatus.QUEUED, ExportStatus.RUNNING),
+        done=status is ExportStatus.DONE,
+    )
+
+
+@bp.get("/qr/export-jobs/<int:export_id>/file")
+@console_view(Role.ADMIN)
+def qr_export_file(export_id: int) -> Response:
+    export = _scoped_export(export_id)
+    path = file_path(export)
+    if export.status is not ExportStatus.DONE or not path.exists():
+        raise ApiError(409, "export_not_ready", "导出尚未完成，请稍后再下载")
     return send_file(
-        spool,
-        mimetype="application/zip" if kind == "zip" else "application/pdf",
+        path,
+        mimetype="application/zip" if export.format == "zip" else "application/pdf",
         as_attachment=True,
-        download_name=f"qr-{unit.code}.{kind}",
+        download_name=export.file_name,
+        max_age=0,
     )
 
 

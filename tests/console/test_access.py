@@ -45,7 +45,8 @@ PAGES: dict[str, frozenset[Role]] = {
     ),
     "/console/password": ALL,
     "/console/qr": frozenset({Role.ADMIN}),
-    "/console/qr/export": frozenset({Role.ADMIN}),
+    "/console/qr/export-jobs/<int:export_id>": frozenset({Role.ADMIN}),
+    "/console/qr/export-jobs/<int:export_id>/file": frozenset({Role.ADMIN}),
     "/console/admin/units": frozenset({Role.ADMIN}),
     "/console/admin/units/<int:unit_id>": frozenset({Role.ADMIN}),
     "/console/admin/staff": frozenset({Role.ADMIN}),
@@ -74,6 +75,7 @@ FORMS: dict[str, frozenset[Role]] = {
     "/console/qr": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/revoke": frozenset({Role.ADMIN}),
     "/console/qr/<int:code_id>/rotate": frozenset({Role.ADMIN}),
+    "/console/qr/export-jobs": frozenset({Role.ADMIN}),
     "/console/admin/units": frozenset({Role.ADMIN}),
     "/console/admin/units/<int:unit_id>/<any(deactivate, activate):change>": frozenset(
         {Role.ADMIN}
@@ -125,6 +127,7 @@ class World:
     unit_id: int
     staff_id: int
     officer_id: int
+    export_id: int
 
     def fill(self, rule: str) -> str:
         return (
@@ -134,6 +137,7 @@ class World:
             .replace("<int:referral_id>", str(self.referral_id))
             .replace("<int:code_id>", str(self.code_id))
             .replace("<int:item_id>", "1")
+            .replace("<int:export_id>", str(self.export_id))
             .replace("<int:unit_id>", str(self.unit_id))
             .replace("<int:staff_id>", str(self.staff_id))
             .replace("<int:officer_id>", str(self.officer_id))
@@ -162,7 +166,29 @@ def world(app, cast) -> World:
         cast.units["station_a"].id,
         cast.verifier.id,
         cast.officer.id,
+        _finished_export(app, cast),
     )
+
+
+def _finished_export(app, cast) -> int:
+    """A poster export of station A that has finished, its file on disk."""
+    from qr.jobs import ExportJob, ExportStatus, export_dir, file_path
+
+    with app.app_context():
+        export = ExportJob(
+            unit_id=cast.units["station_a"].id,
+            format="pdf",
+            status=ExportStatus.DONE,
+            total=1,
+            done=1,
+            requested_by=cast.admin.id,
+            file_name="qr-test.pdf",
+        )
+        db.session.add(export)
+        db.session.commit()
+        export_dir(app).mkdir(parents=True, exist_ok=True)
+        file_path(export).write_bytes(b"%PDF-1.4\n%test\n")
+        return export.id
 
 
 def _staff(cast):
