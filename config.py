@@ -169,6 +169,15 @@ class Config:
     PUBLIC_DISCLOSURE = os.environ.get("PUBLIC_DISCLOSURE", "0") == "1"
     PUBLIC_OUTCOMES_LIMIT = _env_int("PUBLIC_OUTCOMES_LIMIT", 50)
 
+    # Retention of personal data (clues/retention.py, job retention_sweep), in days: reporter's
+    # phone and tracking link after the case is over (appeal and re-rating windows included);
+    # photos after the case (a referral: after its conclusion); H5 device identities after the
+    # device was last seen; a rating's network hash after the rating.
+    RETENTION_REPORTER_DAYS = _env_int("RETENTION_REPORTER_DAYS", 180)
+    RETENTION_PHOTO_DAYS = _env_int("RETENTION_PHOTO_DAYS", 365)
+    RETENTION_DEVICE_DAYS = _env_int("RETENTION_DEVICE_DAYS", 90)
+    RETENTION_ADDRESS_DAYS = _env_int("RETENTION_ADDRESS_DAYS", 30)
+
     # The scheduler's lease (notifications/scheduler.py): a standby takes over at most about
     # LEASE + RENEW seconds after the leader dies; renewal must come at least twice per lease.
     SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "10"))

@@ -7,7 +7,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from clues import h5, intake_routes, metrics, photos, referrals, rollups, routes  # noqa: F401
+    from clues import (  # noqa: F401  (metrics, retention: /metrics and the job registry)
+        h5,
+        intake_routes,
+        metrics,
+        photos,
+        referrals,
+        retention,
+        rollups,
+        routes,
+    )
 
     app.register_blueprint(intake_routes.bp)
     app.register_blueprint(h5.bp)

@@ -14,7 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.auth import current_staff, staff_required
 from app.clock import local_date, local_day_start
-from app.errors import ApiError, Conflict, Invalid, NotFound, TooLarge, Unsupported
+from app.errors import ApiError, Conflict, Gone, Invalid, NotFound, TooLarge, Unsupported
 from app.extensions import db
 from app.org.models import Role
 from app.ratelimit import bearer_key, configured, limiter, network_key
@@ -193,6 +193,14 @@ def upload(tracking_no: str):
     return photo
 
 
+def photo_content(photo: CluePhoto) -> bytes:
+    """The photo's JPEG; Gone once erased at the end of its retention period (the row, its
+    size and its SHA-256 in a referral's dossier stay)."""
+    if not photo.content:
+        raise Gone("照片已过保存期限，已按规定删除", details={"photo_id": photo.id})
+    return photo.content
+
+
 @bp.get("/clues/<int:clue_id>/photos")
 @staff_required(
     Role.SCREENER, Role.VERIFIER, Role.SUPERIOR, Role.LIAISON, Role.ADMIN, scope=_visible_clue
@@ -218,7 +226,7 @@ def get_photo(clue_id: int, photo_id: int):
     if photo is None or photo.clue_id != clue_id:
         raise NotFound("照片不存在")
     return send_file(
-        io.BytesIO(photo.content),
+        io.BytesIO(photo_content(photo)),
         mimetype="image/jpeg",
         download_name=f"clue-{clue_id}-{photo_id}.jpg",
     )

@@ -47,6 +47,7 @@ SCHEDULE: dict[str, IntervalTrigger | CronTrigger] = {
     "warning_letters": IntervalTrigger(minutes=30, timezone=LOCAL_TZ),
     "rerating_sweep": IntervalTrigger(hours=1, timezone=LOCAL_TZ),
     "dead_letter_digest": CronTrigger(hour=8, minute=30, timezone=LOCAL_TZ),
+    "retention_sweep": CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
 }
 
 
