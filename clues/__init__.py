@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         intake_routes,
         metrics,
         photos,
+        privacy,
         referrals,
         retention,
         rollups,
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(routes.bp)
     app.register_blueprint(referrals.bp)
     app.register_blueprint(photos.bp)
+    app.register_blueprint(privacy.bp)
     from clues import practice_routes
 
     app.register_blueprint(practice_routes.bp)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import url_for
 
 from app import clock
 from app.audit import AuditLog
@@ -195,3 +196,21 @@ def _assert_audited(app, clue_id: int) -> None:
     ]
     assert rows[0].details["rule"] == "RETENTION_REPORTER_DAYS=180"
     assert rows[0].actor_type == "system"
+
+
+def test_every_h5_page_links_the_rules_which_state_the_periods_in_force(app, client):
+    cast = make_cast(app, client)
+    app.config["RETENTION_REPORTER_DAYS"] = 120
+    with app.test_request_context():
+        pages = [
+            f"/q/{cast.code.token}",
+            url_for("h5.my_page"),
+            url_for("h5_tracking.lookup_page"),
+            url_for("privacy.rules_page"),
+        ]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert 'href="/privacy">个人信息处理规则</a>' in response.get_data(as_text=True), path
+    rules = client.get("/privacy").get_data(as_text=True)
+    assert "再过 120 天删除" in rules and "365 天删除" in rules
