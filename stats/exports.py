@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
@@ -349,6 +349,7 @@ def ranking_notes(ranking: Ranking, period_label: str) -> list[tuple[str, str]]:
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FONT = Font(bold=True)
+_TITLE_FONT = Font(bold=True, size=14)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _HEADER_ALIGN = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _NUMBER_FORMATS = {DATETIME: "yyyy-mm-dd hh:mm", DATE: "yyyy-mm-dd", PERCENT: "0.0%"}
@@ -364,15 +365,31 @@ def _safe_text(value: str) -> str:
 
 
 def write_xlsx(
-    target: IO[bytes], sheets: Iterable[tuple[str, list[Column], Iterable[list[Any]]]]
+    target: IO[bytes],
+    sheets: Iterable[tuple[str, list[Column], Iterable[list[Any]]]],
+    *,
+    titles: Mapping[str, str] | None = None,
 ) -> None:
-    """Stream (title, columns, rows) sheets into an .xlsx written to `target`."""
+    """Stream (title, columns, rows) sheets into an .xlsx written to `target`.
+
+    A sheet named in `titles` is a document to print (the 台账): its title line above the
+    header, a 序号 column, the title and header repeated on every printed page, landscape,
+    as wide as the page."""
     book = Workbook(write_only=True)
     for title, columns, rows in sheets:
+        heading = (titles or {}).get(title)
         sheet = book.create_sheet(title)
+        if heading is not None:
+            columns = [Column("序号", 6, INT), *columns]
+            _print_setup(sheet)
         for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = column.width
-        sheet.freeze_panes = "A2"
+        top = 1 if heading is None else 2
+        sheet.freeze_panes = f"A{top + 1}"
+        if heading is not None:
+            cell = WriteOnlyCell(sheet, value=heading)
+            cell.font = _TITLE_FONT
+            sheet.append([cell])
         header = []
         for column in columns:
             cell = WriteOnlyCell(sheet, value=column.header)
@@ -381,8 +398,9 @@ def write_xlsx(
         sheet.append(header)
         count = 0
         for row in rows:
+            values = [count + 1, *row] if heading is not None else row
             cells = []
-            for column, value in zip(columns, row, strict=True):
+            for column, value in zip(columns, values, strict=True):
                 if isinstance(value, datetime):
                     value = _local(value)
                 cell = WriteOnlyCell(sheet, value=value)
@@ -393,8 +411,21 @@ def write_xlsx(
                 cells.append(cell)
             sheet.append(cells)
             count += 1
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+        last = get_column_letter(len(columns))
+        sheet.auto_filter.ref = f"A{top}:{last}{count + top}"
+        if heading is not None:
+            sheet.print_title_rows = f"1:{top}"
     book.save(target)
+
+
+def _print_setup(sheet: Any) -> None:
+    """Landscape A4, every column on one page's width, as many pages down as it takes."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = "9"  # A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
 
 
 def _csv_value(value: Any, kind: str) -> str:

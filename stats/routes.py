@@ -183,7 +183,10 @@ def _ledger(query: PeriodQuery, fmt: str) -> Response:
     name = f"线索台账-{unit.code}-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     if fmt == "xlsx":
-        exports.write_xlsx(spool, [("线索台账", exports.LEDGER_COLUMNS, rows)])
+        heading = f"{unit.name}问题线索台账（{start:%Y年%m月%d日}至{end:%Y年%m月%d日}）"
+        exports.write_xlsx(
+            spool, [("线索台账", exports.LEDGER_COLUMNS, rows)], titles={"线索台账": heading}
+        )
     else:
         spool.write(exports.write_csv(exports.LEDGER_COLUMNS, rows))
     # Bulk reads of case data are on the audit trail, like reads of a reporter's identity.

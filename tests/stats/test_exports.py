@@ -32,8 +32,8 @@ def workbook(response) -> openpyxl.Workbook:
     return openpyxl.load_workbook(io.BytesIO(response.data))
 
 
-def sheet_rows(sheet) -> list[dict]:
-    rows = list(sheet.iter_rows(values_only=True))
+def sheet_rows(sheet, header_row: int = 1) -> list[dict]:
+    rows = list(sheet.iter_rows(values_only=True))[header_row - 1 :]
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
@@ -61,11 +61,16 @@ def test_ledger_workbook(app, client, at):
         client.get(f"/api/v1/exports/clues.xlsx?{NOVEMBER}", headers=cast.as_(cast.screener))
     )
     sheet = book["线索台账"]
-    assert sheet.freeze_panes == "A2"
-    assert [cell.value for cell in sheet[1]] == LEDGER_HEADERS
-    assert sheet[1][0].font.bold
-    assert sheet.column_dimensions["A"].width >= 15
-    rows = sheet_rows(sheet)
+    # A document to print: the title line, the header, 序号, repeated on every page.
+    assert sheet["A1"].value.endswith("问题线索台账（2026年11月01日至2026年11月30日）")
+    assert sheet.freeze_panes == "A3"
+    assert [cell.value for cell in sheet[2]] == ["序号", *LEDGER_HEADERS]
+    assert sheet[2][0].font.bold
+    assert sheet.column_dimensions["B"].width >= 15
+    assert sheet.print_title_rows == "$1:$2"
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+    rows = sheet_rows(sheet, header_row=2)
+    assert [row["序号"] for row in rows] == list(range(1, len(rows) + 1))
     order = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C_b"]
     assert [row["线索编号"] for row in rows] == [world.tracking(name) for name in order]
     row = {name: rows[index] for index, name in enumerate(order)}
@@ -271,7 +276,8 @@ def test_empty_exports_have_headers_only(app, client, at):
             "/api/v1/exports/clues.xlsx?from=2025-01-01&to=2025-01-31", headers=cast.as_(cast.admin)
         )
     )
-    assert [list(row) for row in book["线索台账"].iter_rows(values_only=True)] == [LEDGER_HEADERS]
+    ledger = [list(row) for row in book["线索台账"].iter_rows(values_only=True)][1:]
+    assert ledger == [["序号", *LEDGER_HEADERS]]
     rows = csv_rows(
         client.get("/api/v1/exports/ranking.csv?date=2025-01-01", headers=cast.as_(cast.admin))
     )
