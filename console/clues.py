@@ -114,6 +114,9 @@ def clues() -> Response:
         asked=asked,
         units=scope_units(staff),
         can_export=staff.role in LEDGER_ROLES,
+        returned=returned_reports(
+            [c.id for c in listing.items if c.status is ClueStatus.VERIFYING]
+        ),
         **filter_choices(),
     )
 

@@ -32,6 +32,8 @@ def test_verifier_sees_returned_reports_and_letters_to_answer(app, cast):
     assert "报告被退回" in page and "请补充询问笔录" in page
     assert f"/console/clues/{clue.id}#report" in page
     assert f"/console/letters/{letter_id}#response" in page and "待回复的督办函" in page
+    listed = text(sign_in(app, cast.screener).get("/console/clues?status=verifying"))
+    assert "报告被退回" in listed  # not a plain 核查中 in the list either
 
     answered = desk.post(
         f"/console/letters/{letter_id}/response", response="已补充笔录，三日内办结"
