@@ -84,6 +84,7 @@ REQUESTS: dict[str, Any] = {
     # QR codes
     "QRCodeIn": {"unit_id": 4, "label": "户籍窗口 2 号"},
     "RevokeIn": {"reason": "窗口撤并"},
+    "ExportJobIn": {"unit_id": 2, "format": "pdf"},
     # clue actions and the clue's other staff operations
     "ClueRegisterIn": {
         "source": "survey",
@@ -638,6 +639,22 @@ RESPONSES: dict[str, Any] = {
                 "url": "https://pingyi.example.gov.cn/q/eEAJVNU3wsgiue3SZgwiCywO",
             }
         ]
+    },
+    "ExportJobOut": {
+        "id": 7,
+        "unit_id": 2,
+        "format": "pdf",
+        "status": "running",
+        "status_label": "正在生成",
+        "total": 1200,
+        "done": 480,
+        "created_at": "2026-03-02T01:30:00Z",
+        "started_at": "2026-03-02T01:30:01Z",
+        "finished_at": None,
+        "file_name": "qr-JC01.pdf",
+        "size": 0,
+        "error": "",
+        "download_url": None,
     },
     "QRCodeOut": {
         "created_at": "2026-03-02T01:30:00Z",

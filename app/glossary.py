@@ -298,6 +298,15 @@ FIELD_TITLES: dict[str, str] = {
     "summary": "公开摘要",
     "outcomes": "办理结果",
     "case_no": "12345 工单号",
+    # export jobs
+    "ExportJobIn.format": "导出格式（zip：PNG 压缩包；pdf：每页一张 A5）",
+    "ExportJobOut.format": "导出格式",
+    "ExportJobOut.done": "已生成海报数",
+    "ExportJobOut.download_url": "下载地址",
+    "ExportJobOut.file_name": "文件名",
+    "ExportJobOut.finished_at": "完成时间",
+    "ExportJobOut.size": "文件大小（字节）",
+    "ExportJobOut.started_at": "开始时间",
     # where a name means something else in one schema
     "ErrorCodeOut.code": "错误码",
     "ErrorCodeOut.status": "HTTP 状态码",

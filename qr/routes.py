@@ -19,9 +19,12 @@ from app.wechat import WeChatError, WeChatNotConfigured
 from qr import service
 from qr.export import export_pdf, export_zip
 from qr.fonts import FontNotFound, font_identity
-from qr.models import QRCode
+from qr.jobs import ExportJob, ExportStatus, file_path, queue_export, start_export
+from qr.models import QRCode, QRStatus
 from qr.render import RENDERER_VERSION, RenderCache, poster_png, qr_png, qr_svg, resolve_font
 from qr.schemas import (
+    ExportJobIn,
+    ExportJobOut,
     ExportQuery,
     ImageQuery,
     QRCodeIn,
@@ -37,6 +40,7 @@ from qr.schemas import (
 bp = APIBlueprint("qr", __name__, url_prefix="/api/v1", tag="二维码")
 
 _PNG = {"description": "PNG 图片", "content": {"image/png": {}}}
+_ARCHIVE = {"description": "ZIP 或 PDF", "content": {"application/zip": {}, "application/pdf": {}}}
 
 
 def _unit_of_code(code_id: int, **_: object) -> Unit:
@@ -229,6 +233,94 @@ def export(query: ExportQuery):
     return send_file(
         spool, mimetype=mimetype, as_attachment=True, download_name=f"qr-{unit.code}.{query.format}"
     )
+
+
+def _export_body(export: ExportJob) -> dict:
+    status = export.shown_status
+    done = status is ExportStatus.DONE
+    return {
+        "id": export.id,
+        "unit_id": export.unit_id,
+        "format": export.format,
+        "status": status.value,
+        "status_label": status.label,
+        "total": export.total,
+        "done": export.done,
+        "created_at": export.created_at,
+        "started_at": export.started_at,
+        "finished_at": export.finished_at,
+        "file_name": export.file_name,
+        "size": export.size,
+        "error": "生成中断，请重新导出" if export.is_stale else export.error,
+        "download_url": f"/api/v1/qr-codes/export-jobs/{export.id}/file" if done else None,
+    }
+
+
+def _export_job(export_id: int) -> ExportJob:
+    export = db.session.get(ExportJob, export_id)
+    if export is None:
+        raise ApiError(404, "not_found", "导出任务不存在", {"id": export_id})
+    ensure_in_scope(db.session.get(Unit, export.unit_id))
+    return export
+
+
+@bp.post("/qr-codes/export-jobs")
+@staff_required(Role.ADMIN)
+@bp.input(ExportJobIn, arg_name="body")
+@bp.output(ExportJobOut, status_code=202)
+@bp.doc(responses={404: "单位不存在，或没有有效的二维码", 503: "服务器缺少中文字体"})
+def queue_export_job(body: ExportJobIn):
+    """批量导出海报（后台任务）：立即返回任务，按 GET 查看进度，完成后下载文件"""
+    unit = org_service.get_unit(body.unit_id)
+    ensure_in_scope(unit)
+    _font()  # refuse now, not after the queue
+    total = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(QRCode)
+        .where(QRCode.status == QRStatus.ACTIVE, QRCode.unit_id.in_(subtree_ids(unit)))
+    )
+    if not total:
+        raise ApiError(404, "no_codes", "该单位及下级单位没有有效的二维码")
+    export = queue_export(unit=unit, fmt=body.format, staff=current_staff(), total=total)
+    db.session.commit()
+    start_export(export.id)
+    return _export_body(export)
+
+
+@bp.get("/qr-codes/export-jobs/<int:export_id>")
+@staff_required(Role.ADMIN)
+@bp.output(ExportJobOut)
+@bp.doc(responses={404: "导出任务不存在"})
+def export_job(export_id: int):
+    """导出任务的状态和进度（done / total）"""
+    return _export_body(_export_job(export_id))
+
+
+@bp.get("/qr-codes/export-jobs/<int:export_id>/file")
+@staff_required(Role.ADMIN)
+@bp.doc(
+    responses={
+        200: {
+            "description": "ZIP 或 PDF",
+            "content": {"application/zip": {}, "application/pdf": {}},
+        },
+        404: "导出任务不存在",
+        409: "尚未完成",
+    }
+)
+def export_job_file(export_id: int):
+    """下载已完成的导出文件"""
+    export = _export_job(export_id)
+    path = file_path(export)
+    if export.status is not ExportStatus.DONE or not path.exists():
+        raise ApiError(
+            409,
+            "export_not_ready",
+            "导出尚未完成，请稍后再下载",
+            {"status": export.shown_status.value, "done": export.done, "total": export.total},
+        )
+    mimetype = "application/zip" if export.format == "zip" else "application/pdf"
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=export.file_name)
 
 
 def _file(data: bytes, mimetype: str, name: str) -> Response:

@@ -60,6 +60,28 @@ class ExportQuery(Schema):
     format: Literal["zip", "pdf"] = "pdf"
 
 
+class ExportJobIn(Schema):
+    unit_id: Id
+    format: Literal["zip", "pdf"] = "pdf"
+
+
+class ExportJobOut(Schema):
+    id: int
+    unit_id: int
+    format: str
+    status: str = Field(description="queued 排队中、running 正在生成、done 已完成、failed 生成失败")
+    status_label: str
+    total: int = Field(description="海报总数")
+    done: int = Field(description="已生成的海报数")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    file_name: str
+    size: int = Field(description="文件字节数（完成后）")
+    error: str
+    download_url: str | None = Field(description="完成后的下载地址")
+
+
 class ScanCountQuery(Schema):
     since: date
     until: date

@@ -58,6 +58,25 @@ def upgrade():
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_officer_clue_days_unit_id_units')),
     sa.PrimaryKeyConstraint('day', 'officer_id', 'unit_id', name=op.f('pk_officer_clue_days'))
     )
+    op.create_table('export_jobs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('format', sa.String(length=8), nullable=False),
+    sa.Column('status', sa.Enum('queued', 'running', 'done', 'failed', name='export_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('requested_by', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('file_name', sa.String(length=200), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['requested_by'], ['staff_accounts.id'], name=op.f('fk_export_jobs_requested_by_staff_accounts')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_export_jobs_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_export_jobs'))
+    )
     _backfill()
 
 
@@ -124,6 +143,7 @@ def _backfill():
 
 
 def downgrade():
+    op.drop_table('export_jobs')
     op.drop_table('officer_clue_days')
     op.drop_table('unit_clue_days')
     op.drop_table('officer_rating_days')

@@ -321,6 +321,24 @@ def _unit_query(path: str, level: str) -> Case:
     )
 
 
+def export_job_of(w: World, unit: str) -> int:
+    """A running poster export of the unit, written straight to the database."""
+    from app.extensions import db
+    from qr.jobs import ExportJob, ExportStatus
+
+    with w.app.app_context():
+        export = ExportJob(
+            unit_id=w.units[unit].id,
+            format="zip",
+            requested_by=w.staff_in.id,
+            total=1,
+            status=ExportStatus.RUNNING,
+        )
+        db.session.add(export)
+        db.session.commit()
+        return export.id
+
+
 def _seen(suffix: str = "") -> Case:
     return Case(
         lambda w: f"/api/v1/clues/{w.clue_in}{suffix}",
@@ -479,6 +497,20 @@ CASES: dict[str, Case] = {
     "GET /api/v1/qr-codes/export": Case(
         lambda w: f"/api/v1/qr-codes/export?unit_id={w.units['station_a'].id}&format=zip",
         lambda w: f"/api/v1/qr-codes/export?unit_id={w.units['station_b'].id}&format=zip",
+    ),
+    "POST /api/v1/qr-codes/export-jobs": Case(
+        lambda w: "/api/v1/qr-codes/export-jobs",
+        status=202,
+        body=lambda w: {"unit_id": w.units["station_a"].id, "format": "zip"},
+    ),
+    "GET /api/v1/qr-codes/export-jobs/<int:export_id>": Case(
+        lambda w: f"/api/v1/qr-codes/export-jobs/{export_job_of(w, 'station_a')}",
+        lambda w: f"/api/v1/qr-codes/export-jobs/{export_job_of(w, 'station_b')}",
+    ),
+    "GET /api/v1/qr-codes/export-jobs/<int:export_id>/file": Case(
+        lambda w: f"/api/v1/qr-codes/export-jobs/{export_job_of(w, 'station_a')}/file",
+        lambda w: f"/api/v1/qr-codes/export-jobs/{export_job_of(w, 'station_b')}/file",
+        status=409,  # still running: refused with its progress
     ),
     "GET /api/v1/clues": Case(lambda w: "/api/v1/clues"),
     "GET /api/v1/clues/<int:clue_id>": _seen(),
