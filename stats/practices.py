@@ -26,8 +26,10 @@ from app.org.models import Unit, subtree_ids
 from clues.models import Clue, ReratingInvitation
 from clues.practice_models import BadRatingRectification, CallbackResult, ClueCallback
 from clues.practices import callback_due
+from clues.rollups import UnitClueDay
 from evaluations.questionnaire import ClueCategory
 from stats.measures import HANDLING_UNIT, count_if, period_bounds, rate, rated_in
+from stats.rollups import period_by, period_sums
 
 
 def unit_names(unit_ids: Any) -> dict[int, str]:
@@ -131,14 +133,9 @@ def practice_figures(*, start: date, end: date, units: Any = None) -> dict[str, 
 
 def clues_by_category(*, start: date, end: date, units: Any = None) -> list[dict[str, Any]]:
     """Clues received in the period by category, every category listed (0 included)."""
-    since, until = period_bounds(start, end)
-    counts = dict(
-        db.session.execute(
-            sa.select(Clue.category, sa.func.count())
-            .where(Clue.submitted_at.between(since, until), _in(Clue.unit_id, units))
-            .group_by(Clue.category)
-        ).all()
-    )
+    # From the daily clue rollups (stats.rollups): days × units × categories rows at most.
+    received = period_by(UnitClueDay.__table__, "category", start=start, end=end, units=units)
+    counts = {ClueCategory(category): row["received"] for category, row in received.items()}
     return [
         {
             "category": category.value,
@@ -152,14 +149,13 @@ def clues_by_category(*, start: date, end: date, units: Any = None) -> list[dict
 
 def categories_by_unit(*, start: date, end: date, units: Any = None) -> dict[int, dict[str, int]]:
     """Clues received in the period per unit and category (only the categories it had)."""
-    since, until = period_bounds(start, end)
     found: dict[int, dict[str, int]] = {}
-    for unit_id, category, count in db.session.execute(
-        sa.select(Clue.unit_id, Clue.category, sa.func.count())
-        .where(Clue.submitted_at.between(since, until), _in(Clue.unit_id, units))
-        .group_by(Clue.unit_id, Clue.category)
-    ):
-        found.setdefault(unit_id, {})[ClueCategory(category).value] = int(count)
+    rows = period_sums(
+        UnitClueDay.__table__, start=start, end=end, units=units, by=["unit_id", "category"]
+    )
+    for row in rows:
+        if row.received:
+            found.setdefault(row.unit_id, {})[ClueCategory(row.category).value] = int(row.received)
     return found
 
 

@@ -217,8 +217,8 @@ def rebuild_rollups() -> dict[str, int]:
     for table, raw in raw_rollups().items():
         db.session.execute(table.delete())
         names = [*key_columns(table), *counters(table)]
-        result = db.session.execute(table.insert().from_select(names, raw))
-        written[table.name] = result.rowcount
+        db.session.execute(table.insert().from_select(names, raw))
+        written[table.name] = db.session.scalar(sa.select(sa.func.count()).select_from(table))
     db.session.flush()
     wrong = {name: len(rows) for name, rows in verify_rollups().items() if rows}
     if wrong:  # pragma: no cover - the same SELECT was just written
