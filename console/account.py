@@ -33,13 +33,13 @@ PASSWORD_LABELS = {"current_password": "原密码", "new_password": "新密码",
 
 
 def item_target(item: InboxItem) -> str | None:
-    """Where a message leads: its clue, else its letter, else the referral list."""
-    if item.clue_id is not None:
-        return url_for("console.clue", clue_id=item.clue_id)
+    """Where a message leads: its referral, letter or clue (the most specific first)."""
+    if item.referral_id is not None:
+        return url_for("console.referral", referral_id=item.referral_id)
     if item.letter_id is not None:
         return url_for("console.letter", letter_id=item.letter_id)
-    if item.referral_id is not None:
-        return url_for("console.referrals")
+    if item.clue_id is not None:
+        return url_for("console.clue", clue_id=item.clue_id)
     return None
 
 

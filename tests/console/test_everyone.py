@@ -8,9 +8,11 @@ import re
 from datetime import datetime
 
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.org.models import Role
+from clues.models import Referral
 from console.web import due_state
 from notifications.inbox import notify_staff
 from tests.console.helpers import login_form, sign_in, text
@@ -130,3 +132,41 @@ def test_trail_shows_names_not_logins(app, cast):
 
 def test_every_page_has_an_icon(app, cast):
     assert 'rel="icon" href="data:image/svg+xml' in text(app.test_client().get("/console/login"))
+
+
+def test_a_message_opens_the_most_specific_page(app, cast):
+    clue = cast.file()
+    cast.close_and_refer(clue.id)
+    letter_id = cast.supervise("inbox-letter", clue_id=clue.id)
+    with app.app_context():
+        referral_id = db.session.scalar(sa.select(Referral.id).where(Referral.clue_id == clue.id))
+        city = db.session.merge(cast.units["city"])
+        station = db.session.merge(cast.units["station_a"])
+        notify_staff(
+            roles=(Role.LIAISON,),
+            unit=city,
+            kind="referral",
+            title="新移交案件",
+            dedupe_key="t-referral",
+            clue_id=clue.id,
+            referral_id=referral_id,
+        )
+        notify_staff(
+            roles=(Role.VERIFIER,),
+            unit=station,
+            kind="letter",
+            title="督办函",
+            dedupe_key="t-letter",
+            clue_id=clue.id,
+            letter_id=letter_id,
+        )
+        db.session.commit()
+    for account, target in (
+        (cast.liaison, f"/console/referrals/{referral_id}"),
+        (cast.verifier, f"/console/letters/{letter_id}"),
+    ):
+        desk = sign_in(app, account)
+        page = text(desk.get("/console/inbox"))
+        row = page.split("新移交案件" if account is cast.liaison else "督办函</strong>", 1)[1]
+        item_id = re.search(r"/console/inbox/(\d+)/open", row).group(1)
+        assert desk.post(f"/console/inbox/{item_id}/open").headers["Location"] == target
