@@ -53,6 +53,8 @@ PUBLIC = {
     # 晒在网上: only with PUBLIC_DISCLOSURE=1 (404 otherwise), anonymised (stats/public.py)
     "GET /public",
     "GET /api/v1/public/ranking",
+    "GET /privacy",  # 个人信息处理规则, for every resident
+    "GET /metrics",  # Prometheus: configured networks or the token, else 403 (app/metrics.py)
 }
 # Endpoints for residents (their own bearer token); staff tokens are refused there.
 RESIDENT = {
