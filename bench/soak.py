@@ -930,7 +930,8 @@ class Soak:
                 f"with a clue), gunicorn {args.workers}×{args.threads} gthread, "
                 f"{os.cpu_count()} cores\n"
                 f"  private PostgreSQL :{self.postgres.port}, Redis :{self.redis.port}, "
-                f"WeChat sandbox :{sandbox_port}, scheduler under a supervisor; logs in "
+                f"WeChat sandbox :{sandbox_port}, two schedulers (leader and standby) under "
+                f"supervisors; logs in "
                 f"{self.folder}\n"
                 "  server settings: "
                 + ", ".join(f"{k}={v}" for k, v in SERVER_SETTINGS.items() if "RATE" not in k)
