@@ -252,6 +252,13 @@ def _declared() -> list[ErrorCode]:
             A.SHOW_MESSAGE,
         ),
         _e(
+            "export_not_ready",
+            409,
+            "导出尚未完成，请稍后再下载",
+            "批量导出任务还在排队或生成中；details 给出进度",
+            A.RETRY,
+        ),
+        _e(
             "font_missing",
             503,
             "服务器缺少中文字体",
@@ -529,6 +536,8 @@ OPERATION_ERRORS: dict[str, tuple[str, ...]] = {
     ),
     "GET /api/v1/qr-codes/{code_id}/poster": ("font_missing",),
     "GET /api/v1/qr-codes/export": ("no_codes", "font_missing"),
+    "POST /api/v1/qr-codes/export-jobs": ("no_codes", "font_missing"),
+    "GET /api/v1/qr-codes/export-jobs/{export_id}/file": ("export_not_ready",),
     "GET /api/v1/letters/{letter_id}/pdf": ("font_missing",),
     "POST /api/v1/letters/{letter_id}/response": ("not_answerable", "already_answered"),
     "GET /api/v1/scan/{token}": ("qr_not_found", "qr_revoked"),
