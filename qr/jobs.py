@@ -155,7 +155,8 @@ def run_export(export_id: int) -> bool:
                 last = time.monotonic()
 
         exporter = export_zip if fmt == "zip" else export_pdf
-        count = exporter(infos, target, progress=progress, font_path=font)
+        workers = current_app.config.get("EXPORT_WORKERS")  # None: every core
+        count = exporter(infos, target, workers=workers, progress=progress, font_path=font)
         _record(
             export_id,
             status=ExportStatus.DONE,
