@@ -22,12 +22,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.db import db
+from app.db import db, upsert_insert
 from evaluations.models import Evaluation
 from evaluations.questionnaire import SATISFIED_LEVEL
 
@@ -109,7 +109,7 @@ def _upsert(table: sa.Table, dialect: str) -> sa.Insert:
     """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, built once per table."""
     cached = _UPSERTS.get((table.name, dialect))
     if cached is None:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        insert = upsert_insert(table)
         cached = insert.on_conflict_do_update(
             index_elements=key_columns(table),
             set_={name: table.c[name] + insert.excluded[name] for name in counters(table)},
