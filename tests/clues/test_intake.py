@@ -79,7 +79,8 @@ def test_a_direct_report_through_a_code(app, client):
         json={**CLUE, "qr_token": cast.code.token, "officer_id": cast.officer.id},
     )
     assert response.status_code == 201, response.json
-    assert set(response.json) == {"tracking_no", "status", "due_at"}
+    assert set(response.json) == {"tracking_no", "status", "due_at", "tracking_url"}
+    assert response.json["tracking_url"].startswith("http://pingyi.test/t/")
     clue = cast.detail(cast.clue_id(response.json["tracking_no"]))
     assert (clue["source"], clue["unit"]["id"], clue["officer"]["id"]) == (
         "direct",

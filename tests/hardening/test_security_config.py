@@ -405,6 +405,12 @@ def _arguments(cast: Cast, ids: dict[str, Any]) -> dict[str, Any]:
         "action_name": "approve",
         "day": "2026-10-01",
         "filename": "swagger-ui.css",
+        # Jobs, rectifications and interviews that do not exist: the 404 carries the headers too.
+        "export_id": 999999,
+        "rectification_id": 999999,
+        "interview_id": 999999,
+        "unknown": "no-such-page",  # the console's HTML 404
+        "change": "deactivate",
     }
 
 
