@@ -181,7 +181,9 @@ def insert_rating(connection: sa.Connection, values: Mapping[str, Any]) -> int:
         is_excluded=values["is_excluded"],
     )
     statement = _ONE_STATEMENT[values["officer_id"] is not None]
-    params = dict(values)
+    # Every column is a parameter of the prebuilt statement: the ones not given are NULL.
+    params = {c.name: None for c in Evaluation.__table__.columns if c.name != "id"}
+    params.update(values)
     for table, (key, counts) in found.items():
         prefix = table.name
         params.update(
