@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -47,7 +46,9 @@ import click
 import requests
 from flask import Flask, Response, current_app, jsonify, request
 from flask.cli import with_appcontext
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
+
+from sandboxes.serving import serve_until_stopped
 
 DEFAULT_SECRET = "hotline-sandbox-secret"
 DEFAULT_PORT = 5002
@@ -312,17 +313,6 @@ def create_hotline_app(
     return app
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-class QuietRequestHandler(WSGIRequestHandler):
-    """No request log at all (tests)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 def serve(host: str, port: int, **options: Any) -> None:
     """Run the stand-in with werkzeug's threaded server until interrupted."""
     app = create_hotline_app(**options)
@@ -333,15 +323,7 @@ def serve(host: str, port: int, **options: Any) -> None:
         f"（回调地址 {state.callback_url or '取自转办请求'}，控制接口 /__hotline__/）",
         flush=True,
     )
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        print("12345 平台沙箱已停止", flush=True)
+    serve_until_stopped(server, stopped="12345 平台沙箱已停止")
 
 
 @click.command("hotline-sandbox", help="运行本地 12345 平台沙箱（开发、演示和测试用）。")

@@ -48,7 +48,6 @@ import hashlib
 import hmac
 import json
 import re
-import signal
 import threading
 import time
 import uuid
@@ -63,7 +62,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
 from config import SANDBOX_SMS_SECRET_ID
-from sandboxes.wechat import QuietRequestHandler
+from sandboxes.serving import QuietRequestHandler, serve_until_stopped
 
 DEFAULT_SECRET_ID = SANDBOX_SMS_SECRET_ID
 DEFAULT_SECRET_KEY = "sandbox-sms-secret-key"
@@ -439,25 +438,12 @@ def _control_error(message: str) -> tuple[Response, int]:
     return jsonify({"ok": False, "message": message}), 400
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def serve(host: str, port: int, **options: Any) -> None:
     """Run the stand-in with werkzeug's threaded server until interrupted (or SIGTERM)."""
     app = create_sms_app(**options)
     server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
     print(f"短信沙箱已启动：http://{host}:{server.server_port}（控制接口 /__sms__/）", flush=True)
-    if threading.current_thread() is threading.main_thread():
-        # `flask up` stops its children with SIGTERM: leave as cleanly as on Ctrl-C.
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        print("短信沙箱已停止", flush=True)
+    serve_until_stopped(server, stopped="短信沙箱已停止")
 
 
 @click.command("sms-sandbox", help="运行本地腾讯云短信沙箱（开发、演示和测试用）。")

@@ -53,7 +53,6 @@ import io
 import math
 import re
 import secrets
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -68,6 +67,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app.wechat.client import redact
+from sandboxes.serving import serve_until_stopped
 
 DEFAULT_APPID = "wxsandbox"
 DEFAULT_SECRET = "sandbox-secret"
@@ -805,22 +805,11 @@ def render_qr_png(text: str, width: int) -> bytes:
     return out.getvalue()
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 class RedactingRequestHandler(WSGIRequestHandler):
     """werkzeug's request log without the secret, access_token and js_code values."""
 
     def log(self, type: str, message: str, *args: Any) -> None:
         super().log(type, "%s", redact(message % args if args else message))
-
-
-class QuietRequestHandler(WSGIRequestHandler):
-    """No request log at all (tests)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 def serve(host: str, port: int, **options: Any) -> None:
@@ -833,16 +822,7 @@ def serve(host: str, port: int, **options: Any) -> None:
         f"（appid {state.appid}，控制接口 /__sandbox__/）",
         flush=True,
     )
-    if threading.current_thread() is threading.main_thread():
-        # `flask up` stops its children with SIGTERM: leave as cleanly as on Ctrl-C.
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        print("微信接口沙箱已停止", flush=True)
+    serve_until_stopped(server, stopped="微信接口沙箱已停止")
 
 
 @click.command("wechat-sandbox", help="运行本地微信接口沙箱（开发、演示和测试用）。")
