@@ -1,10 +1,15 @@
 """Daily clue rollups: per unit and category, and per officer, the cohort counts of the clues
-received on each Beijing day, as those clues stand now (see stats.overview for the meaning).
+received on each Beijing day, as those clues stand now (see stats.overview for the meaning);
+and per unit, what it did on each day as the handler of clues (UnitHandlingDay): verification
+stages finished (on time or not), re-ratings given and appeals lodged about the clues it
+handles (the assigned unit, else the unit concerned, as they stand now).
 
 Kept exact like the rating rollups (evaluations.rollups): a clue's counts depend on its status,
 outcome and referral, so whenever a flush changes a clue (or its referral), the clue's counts
 as they were are taken away and its counts as they are now are added, as atomic upserts in the
-same transaction. Clues change only through the ORM (the services lock the clue first).
+same transaction. Clues change only through the ORM (the services lock the clue first); so
+do stages, rated re-ratings and appeals (the sweeps' Core updates touch only pending
+invitations, which count nowhere).
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import db, str_enum
-from clues.models import Clue, Outcome, Referral
+from clues.models import Appeal, Clue, ClueStage, Outcome, Referral, ReratingInvitation, Stage
 from clues.states import ClueStatus
 from evaluations.questionnaire import ClueCategory
 from evaluations.rollups import (
     Deltas,
     Key,
+    RollupKeeper,
     add_deltas,
     beijing_day,
     merge_into,
@@ -81,9 +87,30 @@ class OfficerClueDay(db.Model):
     under_verification: Mapped[int]  # every status of UNDER_VERIFICATION, assigned or not
 
 
+class UnitHandlingDay(db.Model):
+    """What one unit did on one Beijing day as a handler: verification stages it finished (by
+    the day finished), re-ratings (by the day given) and appeals (by the day lodged) about the
+    clues it handles. With the stages still open and past due (read raw: few), this is the
+    on-time sample, the re-rating satisfaction and 案结事了, and the appeals of any period."""
+
+    __tablename__ = "unit_handling_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True)
+    stages_finished: Mapped[int]
+    stages_on_time: Mapped[int]
+    reratings: Mapped[int]
+    rerating_satisfied: Mapped[int]  # level 4–5 and resolved
+    resolved: Mapped[int]
+    appeals: Mapped[int]
+    appeals_reopened: Mapped[int]
+    appeals_upheld: Mapped[int]
+
+
 ATTRIBUTES = (
     "submitted_at",
     "unit_id",
+    "assigned_unit_id",
     "officer_id",
     "category",
     "status",
@@ -137,6 +164,62 @@ def clue_counts(
     return found
 
 
+HANDLING = UnitHandlingDay.__table__
+RATED = "rated"
+
+
+def handling_counts(
+    handling_unit: int | None, items: list[tuple[date, list[int]]]
+) -> list[tuple[Key, list[int]]]:
+    """What a clue's re-ratings and appeals (items: (day, counts)) add to UnitHandlingDay, for
+    the unit handling it."""
+    if handling_unit is None:
+        return []
+    return [((day, handling_unit), counts) for day, counts in items]
+
+
+def rerating_counts(level: int | None, resolved: bool | None) -> list[int]:
+    satisfied = ReratingInvitation(level=level, resolved=resolved).is_satisfied  # one definition
+    return [0, 0, 1, int(satisfied), int(resolved is True), 0, 0, 0]
+
+
+def appeal_counts(decision: Any) -> list[int]:
+    value = getattr(decision, "value", decision)
+    return [0, 0, 0, 0, 0, 1, int(value == "reopened"), int(value == "upheld")]
+
+
+def _handled(session: Session, clue_ids: list[int]) -> dict[int, list[tuple[date, list[int]]]]:
+    """Per clue, its rated re-ratings and its appeals as (day, counts), as the database holds
+    them at this moment."""
+    found: dict[int, list[tuple[date, list[int]]]] = defaultdict(list)
+    if not clue_ids:
+        return found
+    connection = session.connection()
+    invitation = ReratingInvitation.__table__.c
+    for clue_id, rated_at, level, resolved in connection.execute(
+        sa.select(invitation.clue_id, invitation.rated_at, invitation.level, invitation.resolved)
+        .where(invitation.clue_id.in_(clue_ids), invitation.status == RATED)
+        .where(invitation.rated_at.is_not(None))
+    ):
+        found[clue_id].append((beijing_day(rated_at), rerating_counts(level, resolved)))
+    appeal = Appeal.__table__.c
+    for clue_id, created_at, decision in connection.execute(
+        sa.select(appeal.clue_id, appeal.created_at, appeal.decision).where(
+            appeal.clue_id.in_(clue_ids)
+        )
+    ):
+        found[clue_id].append((beijing_day(created_at), appeal_counts(decision)))
+    return found
+
+
+# The unit handling a clue: the assigned unit, else the unit concerned (in SQL, and in Python).
+HANDLING_UNIT = sa.func.coalesce(Clue.assigned_unit_id, Clue.unit_id)
+
+
+def _handling_unit(values: dict[str, Any]) -> int | None:
+    return values["assigned_unit_id"] or values["unit_id"]
+
+
 def _referrals(session: Session, clue_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(referrals, persons handled) per clue, as the database holds them at this moment."""
     if not clue_ids:
@@ -158,6 +241,15 @@ def _changed(obj: Any, names: tuple[str, ...]) -> bool:
     return any(attrs[name].history.has_changes() for name in names)
 
 
+# The rows whose change changes their clue's counts, and the attributes that matter.
+CHILDREN: dict[type, tuple[str, ...]] = {
+    Referral: ("clue_id", "persons_handled"),
+    ReratingInvitation: ("clue_id", "status", "rated_at", "level", "resolved"),
+    Appeal: ("clue_id", "created_at", "decision"),
+}
+CHILDREN_TYPES = tuple(CHILDREN)
+
+
 def _affected(session: Session) -> tuple[list[Clue], list[Clue]]:
     """(clues whose counts may change and that exist already, clues to count after flush)."""
     existing: dict[int, Clue] = {}
@@ -165,13 +257,11 @@ def _affected(session: Session) -> tuple[list[Clue], list[Clue]]:
     for obj in session.deleted:
         if isinstance(obj, Clue):
             existing[id(obj)] = obj
-    referrals = [o for o in [*session.new, *session.deleted] if isinstance(o, Referral)]
-    referrals += [
-        o
-        for o in session.dirty
-        if isinstance(o, Referral) and _changed(o, ("clue_id", "persons_handled"))
+    children = [o for o in [*session.new, *session.deleted] if isinstance(o, CHILDREN_TYPES)]
+    children += [
+        o for o in session.dirty if isinstance(o, CHILDREN_TYPES) and _changed(o, CHILDREN[type(o)])
     ]
-    for obj in referrals:
+    for obj in children:
         linked = obj.__dict__.get("clue")  # set through the relationship, id not yet copied
         if isinstance(linked, Clue):
             existing[id(linked)] = linked
@@ -193,16 +283,28 @@ def _affected(session: Session) -> tuple[list[Clue], list[Clue]]:
 SLOT = "rollups:Clue"
 
 
+def _count(
+    session: Session, deltas: dict[sa.Table, Deltas], clues: list[Clue], state: Any, sign: int
+) -> None:
+    """Add (sign +1) or take away (-1) what each clue counts for, its state read by `state`
+    and its referrals, re-ratings and appeals as the database holds them now."""
+    ids = [c.id for c in clues]
+    referrals, handled = _referrals(session, ids), _handled(session, ids)
+    for clue in clues:
+        values = state(clue, ATTRIBUTES)
+        found = clue_counts(values, referrals.get(clue.id, (0, 0)))
+        for table, (key, counts) in found.items():
+            merge_into(deltas[table], key, counts, sign)
+        for key, counts in handling_counts(_handling_unit(values), handled.get(clue.id, [])):
+            merge_into(deltas[HANDLING], key, counts, sign)
+
+
 @event.listens_for(Session, "before_flush")
 def _take_old_counts(session: Session, _context: Any, _instances: Any) -> None:
     existing, fresh = _affected(session)
     taken: dict[sa.Table, Deltas] = defaultdict(dict)
     existing = [c for c in existing if inspect(c).has_identity]
-    referrals = _referrals(session, [c.id for c in existing])
-    for clue in existing:
-        found = clue_counts(old_state(clue, ATTRIBUTES), referrals.get(clue.id, (0, 0)))
-        for table, (key, counts) in found.items():
-            merge_into(taken[table], key, counts, -1)
+    _count(session, taken, existing, old_state, -1)
     # Counted again after the flush: all but the deleted (still "persistent" in after_flush).
     remaining = [c for c in existing if c not in session.deleted]
     # Set, not appended: a failed flush leaves nothing behind for the next one.
@@ -213,11 +315,7 @@ def _take_old_counts(session: Session, _context: Any, _instances: Any) -> None:
 def _add_new_counts(session: Session, _context: Any) -> None:
     taken, watched = session.info.pop(SLOT, ({}, []))
     deltas: dict[sa.Table, Deltas] = defaultdict(dict, taken)
-    referrals = _referrals(session, [c.id for c in watched])
-    for clue in watched:
-        found = clue_counts(new_state(clue, ATTRIBUTES), referrals.get(clue.id, (0, 0)))
-        for table, (key, counts) in found.items():
-            merge_into(deltas[table], key, counts, +1)
+    _count(session, deltas, watched, new_state, +1)
     if any(deltas.values()):
         connection = session.connection()
         for table, rows in deltas.items():
@@ -232,3 +330,16 @@ def _noop(_target: Any, value: Any, _old: Any, _initiator: Any) -> None:
 for _name in ATTRIBUTES:
     event.listen(getattr(Clue, _name), "set", _noop, active_history=True)
 event.listen(Referral.persons_handled, "set", _noop, active_history=True)
+
+
+def stage_counts(_session: Session, values: dict[str, Any]) -> dict:
+    """A finished verification stage counts on the day it finished, for the unit that acted."""
+    if values["stage"] != Stage.VERIFICATION or values["finished_at"] is None:
+        return {}
+    if values["unit_id"] is None:
+        return {}
+    counts = [1, int(values["on_time"] is True), 0, 0, 0, 0, 0, 0]
+    return {HANDLING: ((beijing_day(values["finished_at"]), values["unit_id"]), counts)}
+
+
+stage_keeper = RollupKeeper(ClueStage, ("stage", "unit_id", "finished_at", "on_time"), stage_counts)

@@ -26,9 +26,8 @@ from flask import current_app
 from app.clock import local_date
 from app.extensions import db
 from app.org.models import Unit, subtree_ids
-from clues.models import Clue, ReratingInvitation
 from clues.practice_models import BadRatingRectification, Interview
-from stats.measures import HANDLING_UNIT, count_if, period_bounds, rate, rated_in
+from stats.measures import count_if, handling_figures, period_bounds, rate
 from stats.practices import unit_names
 from stats.ranking import unit_ranking
 
@@ -61,17 +60,14 @@ def _grouped(stmt: sa.Select[Any]) -> dict[int, tuple[int, int]]:
     return {unit_id: (int(a), int(b)) for unit_id, a, b in db.session.execute(stmt)}
 
 
-def _resolved(since: Any, until: Any, units: Any) -> dict[int, tuple[int, int]]:
-    return _grouped(
-        sa.select(
-            HANDLING_UNIT,
-            sa.func.count(ReratingInvitation.id),
-            count_if(ReratingInvitation.resolved.is_(True)),
-        )
-        .join(Clue, Clue.id == ReratingInvitation.clue_id)
-        .where(rated_in(since, until), HANDLING_UNIT.in_(units))
-        .group_by(HANDLING_UNIT)
-    )
+def _resolved(start: date, end: date, units: Any) -> dict[int, tuple[int, int]]:
+    """Per unit: (re-ratings, resolved) of the period."""
+    handled = handling_figures(start=start, end=end, units=units, by_unit=True)
+    return {
+        unit_id: (row["reratings"], row["resolved"])
+        for unit_id, row in handled.items()
+        if row["reratings"]
+    }
 
 
 def _rectified(since: Any, until: Any, units: Any) -> dict[int, tuple[int, int]]:
@@ -130,7 +126,7 @@ def annual_scores(*, year: int, root: Unit) -> dict[str, Any]:
             rerating_satisfaction=figures.reratings,
         )
     for key, counts in (
-        ("resolved", _resolved(since, until, units)),
+        ("resolved", _resolved(start, end, units)),
         ("rectification", _rectified(since, until, units)),
     ):
         for unit_id, (whole, part) in counts.items():

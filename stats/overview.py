@@ -1,7 +1,7 @@
 """The overview of SPEC.md "Statistics": every figure of a period and a unit subtree.
 
 A period is Beijing-time dates start..end inclusive; the subtree is `root` and every unit
-below it. Five aggregate queries, however much data there is; ratings and clues are read
+below it. A handful of aggregate queries, however much data there is; ratings and clues are read
 from their daily rollups (stats.rollups), so a year costs no more than days × units rows.
 Rates are None (JSON null) when there is nothing to divide, never 0.
 
@@ -41,35 +41,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
-
-from app.extensions import db
 from app.org.models import Unit, subtree_ids
-from clues.models import Appeal, Clue, ClueStage, ReratingInvitation
 from clues.rollups import (  # noqa: F401  (the cohort's statuses, also read from here)
     PENDING_SCREENING,
     SUBSTANTIATED,
     UNDER_VERIFICATION,
     UnitClueDay,
 )
-from evaluations.rollups import UnitRatingDay
-from stats.measures import (
-    HANDLING_UNIT,
-    RERATING_SATISFIED,
-    count_if,
-    on_time_count,
-    on_time_sample,
-    period_bounds,
-    rate,
-    rated_in,
-)
-from stats.practices import clues_by_category, practice_figures
-from stats.rollups import period_totals
+from evaluations.rollups import UnitRatingDay, counters
+from stats.measures import handling_figures, rate
+from stats.practices import by_category, practice_figures
+from stats.rollups import period_by, period_totals
 
 
 def overview(*, start: date, end: date, root: Unit) -> dict[str, Any]:
     """Every figure of SPEC.md "Statistics" for start..end (Beijing dates) and root's subtree."""
-    since, until = period_bounds(start, end)
     units = subtree_ids(root)
     figures: dict[str, Any] = {
         "start": start,
@@ -87,7 +73,12 @@ def overview(*, start: date, end: date, root: Unit) -> dict[str, Any]:
         excluded_ratings=ratings["excluded"],
     )
 
-    clues = period_totals(UnitClueDay.__table__, start=start, end=end, units=units)
+    # One read of the clue rollup by category: the totals and the breakdown.
+    categories = period_by(UnitClueDay.__table__, "category", start=start, end=end, units=units)
+    clues = {
+        name: sum(row[name] for row in categories.values())
+        for name in counters(UnitClueDay.__table__)
+    }
     figures.update(
         clues_received=clues["received"],
         screened_out=clues["rejected"] + clues["merged"] + clues["forwarded"],
@@ -106,39 +97,19 @@ def overview(*, start: date, end: date, root: Unit) -> dict[str, Any]:
         referral_persons_handled=clues["referral_persons_handled"],
     )
 
-    stages, on_time = db.session.execute(
-        sa.select(sa.func.count(ClueStage.id), on_time_count(since, until)).where(
-            on_time_sample(since, until), ClueStage.unit_id.in_(units)
-        )
-    ).one()
+    handled = handling_figures(start=start, end=end, units=units)[None]
     figures.update(
-        stages=int(stages),
-        stages_on_time=int(on_time),
-        on_time_rate=rate(int(on_time), int(stages)),
+        stages=handled["stages"],
+        stages_on_time=handled["stages_on_time"],
+        on_time_rate=rate(handled["stages_on_time"], handled["stages"]),
+        reratings=handled["reratings"],
+        rerating_satisfied=handled["rerating_satisfied"],
+        rerating_satisfaction_rate=rate(handled["rerating_satisfied"], handled["reratings"]),
+        appeals=handled["appeals"],
+        appeals_reopened=handled["appeals_reopened"],
+        appeals_upheld=handled["appeals_upheld"],
     )
-
-    reratings, rerating_satisfied = db.session.execute(
-        sa.select(sa.func.count(ReratingInvitation.id), count_if(RERATING_SATISFIED))
-        .join(Clue, Clue.id == ReratingInvitation.clue_id)
-        .where(rated_in(since, until), HANDLING_UNIT.in_(units))
-    ).one()
-    figures.update(
-        reratings=int(reratings),
-        rerating_satisfied=int(rerating_satisfied),
-        rerating_satisfaction_rate=rate(int(rerating_satisfied), int(reratings)),
-    )
-
-    appeals, reopened, upheld = db.session.execute(
-        sa.select(
-            sa.func.count(Appeal.id),
-            count_if(Appeal.decision == "reopened"),
-            count_if(Appeal.decision == "upheld"),
-        )
-        .join(Clue, Clue.id == Appeal.clue_id)
-        .where(Appeal.created_at.between(since, until), HANDLING_UNIT.in_(units))
-    ).one()
-    figures.update(appeals=int(appeals), appeals_reopened=int(reopened), appeals_upheld=int(upheld))
     # The seed cities' practices: 整改率, 回访率, 案结事了率, targets; clues by category.
-    figures.update(practice_figures(start=start, end=end, units=units))
-    figures["by_category"] = clues_by_category(start=start, end=end, units=units)
+    figures.update(practice_figures(start=start, end=end, units=units, handled=handled))
+    figures["by_category"] = by_category(categories)
     return figures

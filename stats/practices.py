@@ -23,12 +23,12 @@ from flask import current_app
 
 from app.extensions import db
 from app.org.models import Unit, subtree_ids
-from clues.models import Clue, ReratingInvitation
+from clues.models import Clue
 from clues.practice_models import BadRatingRectification, CallbackResult, ClueCallback
 from clues.practices import callback_due
 from clues.rollups import UnitClueDay
 from evaluations.questionnaire import ClueCategory
-from stats.measures import HANDLING_UNIT, count_if, period_bounds, rate, rated_in
+from stats.measures import HANDLING_UNIT, count_if, handling_figures, period_bounds, rate
 from stats.rollups import period_by, period_sums
 
 
@@ -100,22 +100,21 @@ def clue_callback_figures(*, start: date, end: date, units: Any = None) -> dict[
     return {"clue_callbacks_due": int(due), "clue_callbacks_made": int(done), "reached": int(ok)}
 
 
-def resolved_figures(*, start: date, end: date, units: Any = None) -> dict[str, Any]:
-    """案结事了率: re-ratings of the period saying the problem was resolved."""
-    since, until = period_bounds(start, end)
-    total, resolved = db.session.execute(
-        sa.select(
-            sa.func.count(ReratingInvitation.id), count_if(ReratingInvitation.resolved.is_(True))
-        )
-        .join(Clue, Clue.id == ReratingInvitation.clue_id)
-        .where(rated_in(since, until), _in(HANDLING_UNIT, units))
-    ).one()
-    return {"resolved": int(resolved), "resolved_rate": rate(int(resolved), int(total))}
+def resolved_figures(handled: dict[str, int]) -> dict[str, Any]:
+    """案结事了率: re-ratings of the period saying the problem was resolved (from the handling
+    figures of stats.measures.handling_figures)."""
+    total, resolved = handled["reratings"], handled["resolved"]
+    return {"resolved": resolved, "resolved_rate": rate(resolved, total)}
 
 
-def practice_figures(*, start: date, end: date, units: Any = None) -> dict[str, Any]:
+def practice_figures(
+    *, start: date, end: date, units: Any = None, handled: dict[str, int] | None = None
+) -> dict[str, Any]:
     """整改率, 回访率, 案结事了率 and the targets, for a period and a set of units (a SELECT
-    of ids, a list, or None for every unit)."""
+    of ids, a list, or None for every unit); `handled`: its handling figures, when the caller
+    has them already."""
+    if handled is None:
+        handled = handling_figures(start=start, end=end, units=units)[None]
     rectification = rectification_figures(start=start, end=end, units=units)
     callbacks = clue_callback_figures(start=start, end=end, units=units)
     due = rectification["bad_ratings_to_rectify"] + callbacks["clue_callbacks_due"]
@@ -126,7 +125,7 @@ def practice_figures(*, start: date, end: date, units: Any = None) -> dict[str, 
         "callbacks_due": due,
         "callbacks_reached": reached,
         "callback_rate": rate(reached, due),
-        **resolved_figures(start=start, end=end, units=units),
+        **resolved_figures(handled),
         "targets": targets(),
     }
 
@@ -134,7 +133,13 @@ def practice_figures(*, start: date, end: date, units: Any = None) -> dict[str, 
 def clues_by_category(*, start: date, end: date, units: Any = None) -> list[dict[str, Any]]:
     """Clues received in the period by category, every category listed (0 included)."""
     # From the daily clue rollups (stats.rollups): days × units × categories rows at most.
-    received = period_by(UnitClueDay.__table__, "category", start=start, end=end, units=units)
+    return by_category(
+        period_by(UnitClueDay.__table__, "category", start=start, end=end, units=units)
+    )
+
+
+def by_category(received: dict[Any, dict[str, int]]) -> list[dict[str, Any]]:
+    """The clue rollup's sums per category as the list shown: every category (0 included)."""
     counts = {ClueCategory(category): row["received"] for category, row in received.items()}
     return [
         {

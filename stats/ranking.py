@@ -28,19 +28,9 @@ from app.clock import local_date
 from app.enums import LabelledEnum
 from app.extensions import db
 from app.org.models import Unit, subtree_filter
-from clues.models import Clue, ClueStage, ReratingInvitation
 from clues.rollups import UnitClueDay
 from evaluations.rollups import UnitRatingDay
-from stats.measures import (
-    HANDLING_UNIT,
-    RERATING_SATISFIED,
-    count_if,
-    on_time_count,
-    on_time_sample,
-    period_bounds,
-    rate,
-    rated_in,
-)
+from stats.measures import handling_figures, rate
 from stats.rollups import period_by
 
 INTERVIEW_ON_TIME_BELOW = 0.8
@@ -93,46 +83,30 @@ def unit_ranking(*, start: date, end: date, root: Unit | None = None) -> Ranking
     """Figures and rankings of every unit under `root` (all units when None) for the
     Beijing-time dates start..end inclusive; a fixed number of queries."""
     config = current_app.config
-    since, until = period_bounds(start, end)
     units_q = sa.select(Unit.id, Unit.name)
     if root is not None:
         units_q = units_q.where(subtree_filter(root.path))
     figures = {uid: UnitFigures(uid, name) for uid, name in db.session.execute(units_q)}
-    in_scope = list(figures)
     # Every unit: no IN list at all (the planner then reads the period's range only).
-    in_units = (lambda column: sa.true()) if root is None else (lambda column: column.in_(in_scope))
-
-    units = None if root is None else in_scope
+    units = None if root is None else list(figures)
     rated = period_by(UnitRatingDay.__table__, "unit_id", start=start, end=end, units=units)
     for unit_id, counts in rated.items():
         if unit_id in figures:
             figures[unit_id].evaluations = counts["evaluations"]
             figures[unit_id].satisfied = counts["satisfied"]
 
-    stages = db.session.execute(
-        sa.select(ClueStage.unit_id, sa.func.count(), on_time_count(since, until))
-        .where(on_time_sample(since, until), in_units(ClueStage.unit_id))
-        .group_by(ClueStage.unit_id)
-    )
-    for unit_id, count, on_time in stages:
+    handled = handling_figures(start=start, end=end, units=units, by_unit=True)
+    for unit_id, counts in handled.items():
         if unit_id in figures:
-            figures[unit_id].stages, figures[unit_id].on_time = count, int(on_time)
+            unit = figures[unit_id]
+            unit.stages, unit.on_time = counts["stages"], counts["stages_on_time"]
+            unit.reratings = counts["reratings"]
+            unit.rerating_satisfied = counts["rerating_satisfied"]
 
     received = period_by(UnitClueDay.__table__, "unit_id", start=start, end=end, units=units)
     for unit_id, counts in received.items():
         if unit_id in figures:
             figures[unit_id].clues_received = counts["received"]
-
-    reratings = db.session.execute(
-        sa.select(HANDLING_UNIT, sa.func.count(), count_if(RERATING_SATISFIED))
-        .join(Clue, Clue.id == ReratingInvitation.clue_id)
-        .where(rated_in(since, until))
-        .group_by(HANDLING_UNIT)
-    )
-    for unit_id, count, satisfied in reratings:
-        if unit_id in figures:
-            figures[unit_id].reratings = count
-            figures[unit_id].rerating_satisfied = int(satisfied)
 
     min_evaluations = config["RANKING_MIN_EVALUATIONS"]
     min_stages = config["RANKING_MIN_STAGES"]

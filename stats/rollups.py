@@ -21,13 +21,16 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.jobs import job
-from clues.models import Clue, Outcome, Referral
+from clues.models import Appeal, Clue, ClueStage, Outcome, Referral, ReratingInvitation, Stage
 from clues.rollups import (
+    HANDLING_UNIT,
     PENDING_SCREENING,
+    RATED,
     SUBSTANTIATED,
     UNDER_VERIFICATION,
     OfficerClueDay,
     UnitClueDay,
+    UnitHandlingDay,
 )
 from clues.states import ClueStatus
 from evaluations.models import Evaluation
@@ -46,6 +49,7 @@ ROLLUPS = (
     OfficerRatingDay.__table__,
     UnitClueDay.__table__,
     OfficerClueDay.__table__,
+    UnitHandlingDay.__table__,
 )
 
 Units = sa.Select | Iterable[int] | None  # a subtree's ids; None: every unit
@@ -175,7 +179,61 @@ def raw_rollups() -> dict[sa.Table, sa.Select]:
         OfficerRatingDay.__table__: officer_ratings,
         UnitClueDay.__table__: unit_clues,
         OfficerClueDay.__table__: officer_clues,
+        UnitHandlingDay.__table__: _raw_handling(),
     }
+
+
+def _raw_handling() -> sa.Select:
+    """UnitHandlingDay from the raw rows: finished verification stages by the unit that
+    acted, re-ratings and appeals by the unit handling their clue."""
+    names = counters(UnitHandlingDay.__table__)
+
+    def row(day: Any, unit: Any, **counts: Any) -> list[sa.ColumnElement[Any]]:
+        """The key and every counter (0 unless given), labelled, so the union lines up."""
+        values = []
+        for name in names:
+            given = counts.get(name, 0)
+            value = sa.literal(given) if isinstance(given, int) else sa.case((given, 1), else_=0)
+            values.append(value.label(name))
+        return [day.label("day"), unit.label("unit_id"), *values]
+
+    parts = sa.union_all(
+        sa.select(
+            *row(
+                beijing_date(ClueStage.finished_at),
+                ClueStage.unit_id,
+                stages_finished=1,
+                stages_on_time=ClueStage.on_time.is_(True),
+            )
+        ).where(
+            ClueStage.stage == Stage.VERIFICATION,
+            ClueStage.finished_at.is_not(None),
+            ClueStage.unit_id.is_not(None),
+        ),
+        sa.select(
+            *row(
+                beijing_date(ReratingInvitation.rated_at),
+                HANDLING_UNIT,
+                reratings=1,
+                rerating_satisfied=ReratingInvitation.is_satisfied,
+                resolved=ReratingInvitation.resolved.is_(True),
+            )
+        )
+        .join(Clue, Clue.id == ReratingInvitation.clue_id)
+        .where(ReratingInvitation.status == RATED, ReratingInvitation.rated_at.is_not(None)),
+        sa.select(
+            *row(
+                beijing_date(Appeal.created_at),
+                HANDLING_UNIT,
+                appeals=1,
+                appeals_reopened=Appeal.decision == "reopened",
+                appeals_upheld=Appeal.decision == "upheld",
+            )
+        ).join(Clue, Clue.id == Appeal.clue_id),
+    ).subquery()
+    return sa.select(
+        parts.c.day, parts.c.unit_id, *(sa.func.sum(parts.c[name]) for name in names)
+    ).group_by(parts.c.day, parts.c.unit_id)
 
 
 def _rows(rows: Iterable[sa.Row], table: sa.Table) -> dict[tuple, tuple[int, ...]]:

@@ -1,6 +1,7 @@
 """The daily rollups answer exactly what counting the raw ratings and clues answers: random
 histories of ratings (through the ORM and through the hot path's Core insert), clues moved
-through their states, recategorised and moved between units, referrals, deletions; after each,
+through their states, recategorised, moved between units and reassigned, referrals,
+verification stages started and finished, re-ratings and appeals, deletions; after each,
 the stored rollups equal the raw GROUP BY, and the overview, the ranking and the officer
 summaries of a random period and subtree equal a count made here by hand from the rows."""
 
@@ -17,7 +18,18 @@ from hypothesis import strategies as st
 from app.clock import local_date
 from app.extensions import db
 from app.org.models import Officer, Unit, subtree_filter
-from clues.models import Clue, ClueSource, Outcome, Referral
+from clues.models import (
+    Appeal,
+    AppealDecision,
+    Clue,
+    ClueSource,
+    ClueStage,
+    Outcome,
+    Referral,
+    ReratingInvitation,
+    ReratingStatus,
+    Stage,
+)
 from clues.states import ClueStatus
 from evaluations.identity import Channel, Resident
 from evaluations.models import Evaluation
@@ -75,6 +87,20 @@ operations = st.one_of(
     st.tuples(st.just("refer"), pick, st.integers(0, 3)),
     st.tuples(st.just("unrefer"), pick),
     st.tuples(st.just("delete_rating"), pick),
+    st.tuples(st.just("reassign"), pick, st.one_of(st.none(), pick)),
+    st.tuples(
+        st.just("rerate"),
+        pick,
+        st.sampled_from(list(ReratingStatus)),
+        st.integers(1, 5),
+        st.one_of(st.none(), st.booleans()),
+        moment,
+    ),
+    st.tuples(
+        st.just("appeal"), pick, st.one_of(st.none(), st.sampled_from(list(AppealDecision))), moment
+    ),
+    st.tuples(st.just("stage"), pick, pick, moment, st.integers(-2, 2), st.booleans()),
+    st.tuples(st.just("finish_stage"), pick, st.one_of(st.none(), moment)),
     st.tuples(st.just("delete_clue"), pick),
 )
 
@@ -165,6 +191,12 @@ def _apply(world: dict, operation: tuple) -> None:
         )
         _set_state(clue, STATES[state % len(STATES)], at)
         db.session.add(clue)
+    elif kind == "finish_stage":
+        stages = db.session.scalars(sa.select(ClueStage).order_by(ClueStage.id)).all()
+        if stages:
+            stage = stages[args[0] % len(stages)]
+            stage.finished_at = args[1]
+            stage.on_time = None if args[1] is None else args[1] <= stage.due_at
     elif kind == "delete_rating":
         ratings = db.session.scalars(sa.select(Evaluation).order_by(Evaluation.id)).all()
         if ratings:
@@ -184,7 +216,60 @@ def _apply(world: dict, operation: tuple) -> None:
             referral.persons_handled = args[1] or None
         elif kind == "unrefer" and referral is not None:
             db.session.delete(referral)
+        elif kind == "reassign":
+            clue.assigned_unit_id = None if args[1] is None else stations[args[1] % 3].id
+        elif kind == "rerate":  # the pending invitation answered, else a new round
+            status, level, resolved, at = args[1:]
+            rated = status == ReratingStatus.RATED
+            invitation = db.session.scalar(
+                sa.select(ReratingInvitation).where(
+                    ReratingInvitation.clue_id == clue.id,
+                    ReratingInvitation.status == ReratingStatus.PENDING,
+                )
+            )
+            if invitation is None:
+                invitation = ReratingInvitation(
+                    clue_id=clue.id,
+                    resident_id=world["resident_id"],
+                    round=next(_numbers),
+                    invited_at=at - timedelta(days=1),
+                    expires_at=at + timedelta(days=10),
+                )
+                db.session.add(invitation)
+            invitation.status = status
+            invitation.level = level if rated else None
+            invitation.resolved = resolved if rated else None
+            invitation.rated_at = at if rated else None
+        elif kind == "appeal":
+            decision, at = args[1:]
+            db.session.add(
+                Appeal(
+                    clue_id=clue.id,
+                    resident_id=world["resident_id"],
+                    reason="不满意",
+                    created_at=at,
+                    decision=decision,
+                )
+            )
+        elif kind == "stage":
+            unit_pick, at, due_in, finished = args[1:]
+            due = at + timedelta(days=due_in)
+            db.session.add(
+                ClueStage(
+                    clue_id=clue.id,
+                    stage=Stage.VERIFICATION if unit_pick % 4 else Stage.SCREENING,
+                    unit_id=stations[unit_pick % 3].id,
+                    started_at=at - timedelta(days=3),
+                    due_at=due,
+                    finished_at=at if finished else None,
+                    on_time=(at <= due) if finished else None,
+                )
+            )
         elif kind == "delete_clue" and referral is None:
+            for model in (ReratingInvitation, Appeal, ClueStage):
+                for child in db.session.scalars(sa.select(model).where(model.clue_id == clue.id)):
+                    db.session.delete(child)
+            db.session.flush()  # children first: not every child table is a mapped relationship
             db.session.delete(clue)
     db.session.flush()
 
@@ -217,6 +302,38 @@ def _expected(units: set[int], start: date, end: date) -> dict[str, int]:
         if c.unit_id in units and _in(c.submitted_at, start, end)
     ]
     referrals = {r.clue_id: r for r in db.session.scalars(sa.select(Referral))}
+    handler = {c.id: c.assigned_unit_id or c.unit_id for c in db.session.scalars(sa.select(Clue))}
+    reratings = [
+        r
+        for r in db.session.scalars(sa.select(ReratingInvitation))
+        if r.status == ReratingStatus.RATED
+        and handler[r.clue_id] in units
+        and _in(r.rated_at, start, end)
+    ]
+    appeals = [
+        a
+        for a in db.session.scalars(sa.select(Appeal))
+        if handler[a.clue_id] in units and _in(a.created_at, start, end)
+    ]
+    until = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC) - timedelta(
+        hours=8, microseconds=1
+    )  # the last instant of `end` in Beijing (the period ended before now)
+    finished = [
+        g
+        for g in db.session.scalars(sa.select(ClueStage))
+        if g.stage == Stage.VERIFICATION
+        and g.unit_id in units
+        and g.finished_at is not None
+        and _in(g.finished_at, start, end)
+    ]
+    late = [
+        g
+        for g in db.session.scalars(sa.select(ClueStage))
+        if g.stage == Stage.VERIFICATION
+        and g.unit_id in units
+        and (g.finished_at is None or g.finished_at > until)
+        and g.due_at <= until
+    ]
     closed = [c for c in clues if c.status == S.CLOSED]
     assigned = [c for c in clues if c.assigned_at is not None]
     return {
@@ -244,6 +361,14 @@ def _expected(units: set[int], start: date, end: date) -> dict[str, int]:
         "referral_persons_handled": sum(
             referrals[c.id].persons_handled or 0 for c in clues if c.id in referrals
         ),
+        "stages": len(finished) + len(late),
+        "stages_on_time": sum(g.on_time is True for g in finished),
+        "reratings": len(reratings),
+        "rerating_satisfied": sum(r.level >= 4 and r.resolved is True for r in reratings),
+        "resolved": sum(r.resolved is True for r in reratings),
+        "appeals": len(appeals),
+        "appeals_reopened": sum(a.decision == AppealDecision.REOPENED for a in appeals),
+        "appeals_upheld": sum(a.decision == AppealDecision.UPHELD for a in appeals),
     }
 
 
@@ -271,6 +396,7 @@ def test_rollups_equal_the_raw_count(app, world, history, root, first, length):
             "officer_rating_days": [],
             "unit_clue_days": [],
             "officer_clue_days": [],
+            "unit_handling_days": [],
         }
         unit = db.session.get(Unit, world["city"][root].id)
         units = set(db.session.scalars(sa.select(Unit.id).where(subtree_filter(unit.path))))
@@ -284,6 +410,11 @@ def test_rollups_equal_the_raw_count(app, world, history, root, first, length):
             found = ranking.get(station)
             assert (found.evaluations if found else 0) == alone["evaluations"]
             assert (found.clues_received if found else 0) == alone["clues_received"]
+            assert (found.stages if found else 0) == alone["stages"]
+            assert (found.on_time if found else 0) == alone["stages_on_time"]
+            if found is not None:  # a unit without ratings, stages or clues is not ranked
+                assert found.reratings == alone["reratings"]
+                assert found.rerating_satisfied == alone["rerating_satisfied"]
 
         by_officer = {
             r["officer_id"]: r for r in officer_summaries(start=start, end=end, root=unit)
