@@ -250,46 +250,62 @@ CHILDREN: dict[type, tuple[str, ...]] = {
 CHILDREN_TYPES = tuple(CHILDREN)
 
 
-def _affected(session: Session) -> tuple[list[Clue], list[Clue]]:
-    """(clues whose counts may change and that exist already, clues to count after flush)."""
+HANDLING_ATTRIBUTES = ("unit_id", "assigned_unit_id")
+
+
+def _affected(session: Session) -> tuple[list[Clue], list[Clue], set[int]]:
+    """(clues whose counts may change and that exist already, clues to count after flush,
+    the id() of those whose handling counts may change: only these read their re-ratings and
+    appeals, so a plain status change costs no extra query)."""
     existing: dict[int, Clue] = {}
     fresh: list[Clue] = []
+    rehandle: set[int] = set()
     for obj in session.deleted:
         if isinstance(obj, Clue):
             existing[id(obj)] = obj
+            rehandle.add(id(obj))
     children = [o for o in [*session.new, *session.deleted] if isinstance(o, CHILDREN_TYPES)]
     children += [
         o for o in session.dirty if isinstance(o, CHILDREN_TYPES) and _changed(o, CHILDREN[type(o)])
     ]
     for obj in children:
         linked = obj.__dict__.get("clue")  # set through the relationship, id not yet copied
-        if isinstance(linked, Clue):
-            existing[id(linked)] = linked
+        clues = [linked] if isinstance(linked, Clue) else []
         clue_ids = {obj.clue_id, *inspect(obj).attrs.clue_id.history.deleted} - {None}
         with session.no_autoflush:
-            for clue_id in clue_ids:
-                clue = session.get(Clue, clue_id)
-                if clue is not None:
-                    existing[id(clue)] = clue
+            clues += [c for c in (session.get(Clue, i) for i in clue_ids) if c is not None]
+        for clue in clues:
+            existing[id(clue)] = clue
+            if not isinstance(obj, Referral):
+                rehandle.add(id(clue))
     for obj in session.dirty:
         if isinstance(obj, Clue) and _changed(obj, ATTRIBUTES):
             existing[id(obj)] = obj
+            if _changed(obj, HANDLING_ATTRIBUTES):
+                rehandle.add(id(obj))
     for obj in session.new:
         if isinstance(obj, Clue):
             fresh.append(obj)
-    return list(existing.values()), fresh
+            rehandle.add(id(obj))
+    return list(existing.values()), fresh, rehandle
 
 
 SLOT = "rollups:Clue"
 
 
 def _count(
-    session: Session, deltas: dict[sa.Table, Deltas], clues: list[Clue], state: Any, sign: int
+    session: Session,
+    deltas: dict[sa.Table, Deltas],
+    clues: list[Clue],
+    state: Any,
+    sign: int,
+    rehandle: set[int],
 ) -> None:
     """Add (sign +1) or take away (-1) what each clue counts for, its state read by `state`
-    and its referrals, re-ratings and appeals as the database holds them now."""
-    ids = [c.id for c in clues]
-    referrals, handled = _referrals(session, ids), _handled(session, ids)
+    and its referrals, re-ratings and appeals as the database holds them now (the handling
+    counts only for the clues in `rehandle`: the same set before and after the flush)."""
+    referrals = _referrals(session, [c.id for c in clues])
+    handled = _handled(session, [c.id for c in clues if id(c) in rehandle])
     for clue in clues:
         values = state(clue, ATTRIBUTES)
         found = clue_counts(values, referrals.get(clue.id, (0, 0)))
@@ -301,21 +317,21 @@ def _count(
 
 @event.listens_for(Session, "before_flush")
 def _take_old_counts(session: Session, _context: Any, _instances: Any) -> None:
-    existing, fresh = _affected(session)
+    existing, fresh, rehandle = _affected(session)
     taken: dict[sa.Table, Deltas] = defaultdict(dict)
     existing = [c for c in existing if inspect(c).has_identity]
-    _count(session, taken, existing, old_state, -1)
+    _count(session, taken, existing, old_state, -1, rehandle)
     # Counted again after the flush: all but the deleted (still "persistent" in after_flush).
     remaining = [c for c in existing if c not in session.deleted]
     # Set, not appended: a failed flush leaves nothing behind for the next one.
-    session.info[SLOT] = (taken, [*remaining, *fresh])
+    session.info[SLOT] = (taken, [*remaining, *fresh], rehandle)
 
 
 @event.listens_for(Session, "after_flush")
 def _add_new_counts(session: Session, _context: Any) -> None:
-    taken, watched = session.info.pop(SLOT, ({}, []))
+    taken, watched, rehandle = session.info.pop(SLOT, ({}, [], set()))
     deltas: dict[sa.Table, Deltas] = defaultdict(dict, taken)
-    _count(session, deltas, watched, new_state, +1)
+    _count(session, deltas, watched, new_state, +1, rehandle)
     if any(deltas.values()):
         connection = session.connection()
         for table, rows in deltas.items():

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.clock import local_date
@@ -382,6 +382,17 @@ def _expected(units: set[int], start: date, end: date) -> dict[str, int]:
     root=st.sampled_from(["city", "district_a", "district_b", "station_a"]),
     first=st.integers(0, DAYS - 1),
     length=st.integers(0, DAYS - 1),
+)
+@example(  # a re-rated clue reassigned afterwards: its re-rating moves to the new unit
+    history=[
+        ("clue", 0, False, ClueCategory.CONDUCT, datetime(2026, 10, 30, 2, 0, tzinfo=UTC), 8),
+        ("rerate", 0, ReratingStatus.RATED, 5, True, datetime(2026, 10, 30, 2, 0, tzinfo=UTC)),
+        ("appeal", 0, AppealDecision.UPHELD, datetime(2026, 10, 30, 2, 0, tzinfo=UTC)),
+        ("reassign", 0, 1),
+    ],
+    root="city",
+    first=0,
+    length=DAYS - 1,
 )
 def test_rollups_equal_the_raw_count(app, world, history, root, first, length):
     start = FIRST + timedelta(days=first)
