@@ -27,6 +27,7 @@ from clues.models import Appeal, Clue, ClueStage, Outcome, Referral, ReratingInv
 from clues.states import ClueStatus
 from evaluations.questionnaire import ClueCategory
 from evaluations.rollups import (
+    MONTHLY,
     Deltas,
     Key,
     RollupKeeper,
@@ -47,10 +48,8 @@ UNDER_VERIFICATION = (
 PENDING_SCREENING = (ClueStatus.SUBMITTED, ClueStatus.ACCEPTED)
 
 
-class UnitClueDay(db.Model):
-    """The clues about one unit in one category received on one Beijing day, as they stand."""
-
-    __tablename__ = "unit_clue_days"
+class _UnitClueCounts:
+    """The key and counts of UnitClueDay and of its monthly layer UnitClueMonth."""
 
     day: Mapped[date] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True)
@@ -71,6 +70,23 @@ class UnitClueDay(db.Model):
     persons_handled: Mapped[int]
     referred: Mapped[int]
     referral_persons_handled: Mapped[int]
+
+
+class UnitClueDay(_UnitClueCounts, db.Model):
+    """The clues about one unit in one category received on one Beijing day, as they stand."""
+
+    __tablename__ = "unit_clue_days"
+
+
+class UnitClueMonth(_UnitClueCounts, db.Model):
+    """UnitClueDay summed over each calendar month (`day`: the month's first day), kept in the
+    same upserts: a whole month costs one row per unit and category, so a year's figures read
+    12 of them instead of up to 365 (stats.rollups.period_sums)."""
+
+    __tablename__ = "unit_clue_months"
+
+
+MONTHLY[UnitClueDay.__table__] = UnitClueMonth.__table__
 
 
 class OfficerClueDay(db.Model):

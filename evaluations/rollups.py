@@ -58,6 +58,23 @@ def _beijing_date_sqlite(element: beijing_date, compiler: Any, **kw: Any) -> str
     return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
 
 
+class month_start(FunctionElement):  # noqa: N801 - an SQL function, named like one
+    """SQL: the first day of a date's calendar month, on both engines."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+@compiles(month_start, "postgresql")
+def _month_start_pg(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
 _INSERT_RATING = sa.insert(Evaluation.__table__).returning(Evaluation.__table__.c.id)
 
 
@@ -104,6 +121,10 @@ def key_columns(table: sa.Table) -> list[str]:
 
 _UPSERTS: dict[tuple[str, str], sa.Insert] = {}
 
+# A daily rollup → its monthly layer: the same key and counts, `day` the month's first day,
+# written by the same add_deltas call (so exact wherever the daily rows are).
+MONTHLY: dict[sa.Table, sa.Table] = {}
+
 
 def _upsert(table: sa.Table, dialect: str) -> sa.Insert:
     """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, built once per table."""
@@ -128,6 +149,12 @@ def add_deltas(connection: sa.Connection, table: sa.Table, deltas: Deltas) -> No
     ]
     if rows:
         connection.execute(_upsert(table, connection.dialect.name), rows)
+    monthly = MONTHLY.get(table)
+    if monthly is not None and rows:
+        by_month: Deltas = {}
+        for key, counts in deltas.items():
+            merge_into(by_month, (key[0].replace(day=1), *key[1:]), counts, +1)
+        add_deltas(connection, monthly, by_month)
 
 
 def merge_into(deltas: Deltas, key: Key, counts: Iterable[int], sign: int) -> None:

@@ -2,7 +2,9 @@
 
 The overview, rankings, officer summaries (and through them the notices and exports) sum
 the daily rows of a period instead of counting ratings and clues: a period costs at most
-days × units rows (days × units × categories for clues), whatever the volume.
+days × units rows (days × units × categories for clues), whatever the volume. The clue rollup
+per unit and category, the largest, also has a monthly layer: a period's whole months are read
+from it, so a year costs 12 rows per unit and category plus the odd days around them.
 
 The rollups are kept exact as ratings and clues change (evaluations.rollups, clues.rollups).
 `raw_rollups()` computes the same rows from the raw tables with GROUP BY; `verify_rollups()`
@@ -13,7 +15,7 @@ transaction (idempotent: run it after a bulk load that bypassed the ORM, or any 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from enum import Enum
 from typing import Any
 
@@ -30,6 +32,7 @@ from clues.rollups import (
     UNDER_VERIFICATION,
     OfficerClueDay,
     UnitClueDay,
+    UnitClueMonth,
     UnitHandlingDay,
 )
 from clues.states import ClueStatus
@@ -37,17 +40,20 @@ from evaluations.models import Evaluation
 from evaluations.questionnaire import SATISFIED_LEVEL
 from evaluations.rollups import (
     BAD_LEVEL,
+    MONTHLY,
     OfficerRatingDay,
     UnitRatingDay,
     beijing_date,
     counters,
     key_columns,
+    month_start,
 )
 
 ROLLUPS = (
     UnitRatingDay.__table__,
     OfficerRatingDay.__table__,
     UnitClueDay.__table__,
+    UnitClueMonth.__table__,
     OfficerClueDay.__table__,
     UnitHandlingDay.__table__,
 )
@@ -58,6 +64,24 @@ Units = sa.Select | Iterable[int] | None  # a subtree's ids; None: every unit
 # ---------------------------------------------------------------- reading
 
 
+def month_pieces(start: date, end: date) -> list[tuple[bool, date, date]]:
+    """start..end cut into (monthly?, first, last): the whole calendar months inside it as one
+    piece of the monthly layer (first and last: the first days of its first and last month),
+    the days before and after them as daily pieces."""
+    first_whole = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4))
+    first_whole = first_whole.replace(day=1)
+    after = end + timedelta(days=1)
+    end_whole = end if after.day == 1 else end.replace(day=1) - timedelta(days=1)
+    if first_whole > end_whole:
+        return [(False, start, end)]
+    pieces = [(True, first_whole, end_whole.replace(day=1))]
+    if start < first_whole:
+        pieces.insert(0, (False, start, first_whole - timedelta(days=1)))
+    if end_whole < end:
+        pieces.append((False, end_whole + timedelta(days=1), end))
+    return pieces
+
+
 def period_sums(
     table: sa.Table,
     *,
@@ -65,17 +89,28 @@ def period_sums(
     end: date,
     units: Units = None,
     by: Iterable[str] = (),
-    where: Iterable[sa.ColumnElement[bool]] = (),
 ) -> list[sa.Row]:
     """The sums of a rollup's counts over start..end (Beijing dates) for `units`, grouped by
-    the columns named in `by` (none: one row of totals)."""
-    groups = [table.c[name] for name in by]
+    the columns named in `by` (none: one row of totals). A table with a monthly layer reads
+    the whole months of the period from it and only the odd days from the daily rows."""
+    by, names = list(by), counters(table)
+    monthly = MONTHLY.get(table)
+    pieces = [(False, start, end)]
+    if monthly is not None and "day" not in by:
+        pieces = month_pieces(start, end)
+
+    def piece(source: sa.Table, first: date, last: date) -> sa.Select:
+        query = sa.select(*(source.c[name] for name in (*by, *names))).where(
+            source.c.day.between(first, last)
+        )
+        return query if units is None else query.where(source.c.unit_id.in_(units))
+
+    parts = [piece(monthly if whole else table, a, b) for whole, a, b in pieces]
+    rows = parts[0].subquery() if len(parts) == 1 else sa.union_all(*parts).subquery()
+    groups = [rows.c[name] for name in by]
     query = sa.select(
-        *groups,
-        *(sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(name) for name in counters(table)),
-    ).where(table.c.day.between(start, end), *where)
-    if units is not None:
-        query = query.where(table.c.unit_id.in_(units))
+        *groups, *(sa.func.coalesce(sa.func.sum(rows.c[name]), 0).label(name) for name in names)
+    )
     if groups:
         query = query.group_by(*groups)
     return list(db.session.execute(query))
@@ -178,9 +213,22 @@ def raw_rollups() -> dict[sa.Table, sa.Select]:
         UnitRatingDay.__table__: unit_ratings,
         OfficerRatingDay.__table__: officer_ratings,
         UnitClueDay.__table__: unit_clues,
+        UnitClueMonth.__table__: _by_month(unit_clues, UnitClueMonth.__table__),
         OfficerClueDay.__table__: officer_clues,
         UnitHandlingDay.__table__: _raw_handling(),
     }
+
+
+def _by_month(daily: sa.Select, table: sa.Table) -> sa.Select:
+    """A daily rollup's raw rows (day first, then the rest of the key, then the counts, as
+    `table` orders them) summed per calendar month: the rows of its monthly layer `table`."""
+    columns = list(daily.subquery().c)
+    width = len(key_columns(table))
+    month = month_start(columns[0])
+    keys = columns[1:width]
+    return sa.select(
+        month.label("day"), *keys, *(sa.func.sum(c) for c in columns[width:])
+    ).group_by(month, *keys)
 
 
 def _raw_handling() -> sa.Select:

@@ -42,8 +42,18 @@ from stats.rollups import rebuild_rollups, verify_rollups
 from tests.factories import make_city, make_officer, make_staff
 from tests.qr.factories import make_code
 
-FIRST = date(2026, 10, 30)
-DAYS = 5
+# The days a history happens on and a period starts or ends on: around month ends, so a
+# period holds whole months (read from the clue rollup's monthly layer), odd days before and
+# after them (read from the daily rows), or neither.
+DAYS = [
+    date(2026, 9, 30),
+    date(2026, 10, 1),
+    date(2026, 10, 16),
+    date(2026, 10, 31),
+    date(2026, 11, 1),
+    date(2026, 11, 2),
+    date(2026, 11, 30),
+]
 S, OUT = ClueStatus, Outcome
 # Clue states as the workflow leaves them (fields not named are empty).
 STATES = [
@@ -63,10 +73,8 @@ STATE_FIELDS = ("rejected_at", "merged_at", "forwarded_at", "assigned_at", "outc
 _numbers = itertools.count(1)
 
 moment = st.builds(
-    lambda day, minute: (
-        datetime.combine(FIRST, datetime.min.time(), UTC) + timedelta(days=day, minutes=minute)
-    ),
-    st.integers(0, DAYS - 1),
+    lambda day, minute: datetime.combine(day, datetime.min.time(), UTC) + timedelta(minutes=minute),
+    st.sampled_from(DAYS),
     st.sampled_from([0, 15 * 60 + 59, 16 * 60, 23 * 60]),  # around Beijing midnight (16:00 UTC)
 )
 pick = st.integers(0, 1000)
@@ -380,8 +388,8 @@ def _expected(units: set[int], start: date, end: date) -> dict[str, int]:
 @given(
     history=st.lists(operations, min_size=1, max_size=12),
     root=st.sampled_from(["city", "district_a", "district_b", "station_a"]),
-    first=st.integers(0, DAYS - 1),
-    length=st.integers(0, DAYS - 1),
+    first=st.sampled_from(DAYS),
+    last=st.sampled_from(DAYS),
 )
 @example(  # a re-rated clue reassigned afterwards: its re-rating moves to the new unit
     history=[
@@ -391,12 +399,20 @@ def _expected(units: set[int], start: date, end: date) -> dict[str, int]:
         ("reassign", 0, 1),
     ],
     root="city",
-    first=0,
-    length=DAYS - 1,
+    first=DAYS[0],
+    last=DAYS[-1],
 )
-def test_rollups_equal_the_raw_count(app, world, history, root, first, length):
-    start = FIRST + timedelta(days=first)
-    end = start + timedelta(days=length)
+@example(  # a clue filed at Beijing midnight of 1 November counts in November's month row
+    history=[
+        ("clue", 0, False, ClueCategory.CONDUCT, datetime(2026, 10, 31, 16, 0, tzinfo=UTC), 8),
+        ("clue", 1, True, ClueCategory.CONDUCT, datetime(2026, 10, 31, 15, 59, tzinfo=UTC), 9),
+    ],
+    root="city",
+    first=date(2026, 11, 1),
+    last=date(2026, 11, 30),
+)
+def test_rollups_equal_the_raw_count(app, world, history, root, first, last):
+    start, end = min(first, last), max(first, last)
     with app.app_context():
         for operation in history:
             _apply(world, operation)
@@ -406,6 +422,7 @@ def test_rollups_equal_the_raw_count(app, world, history, root, first, length):
             "unit_rating_days": [],
             "officer_rating_days": [],
             "unit_clue_days": [],
+            "unit_clue_months": [],
             "officer_clue_days": [],
             "unit_handling_days": [],
         }
