@@ -60,9 +60,12 @@ class _ClockSigner(TimestampSigner):
 
 
 def _serializer(kind: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt=f"pingyi.{kind}", signer=_ClockSigner
-    )
+    return _serializer_for(current_app.config["SECRET_KEY"], kind)
+
+
+@functools.lru_cache(maxsize=16)  # built once per key and kind, not on every request
+def _serializer_for(secret_key: str, kind: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=f"pingyi.{kind}", signer=_ClockSigner)
 
 
 def issue_token(kind: str, payload: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ it goes back to Redis by itself once Redis answers again."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -149,7 +150,11 @@ def bearer_key(resolve: Callable[[str], int | None]) -> Callable[[], str]:
 def client_network(address: str | None = None) -> str:
     """The client's network: its IPv4 address, or the /64 of an IPv6 address (one subscriber
     usually holds a whole /64, so counting single IPv6 addresses would count nothing)."""
-    raw = address if address is not None else get_remote_address()
+    return _network(address if address is not None else get_remote_address())
+
+
+@functools.lru_cache(maxsize=4096)  # parsing an address is most of the cost, and repeats
+def _network(raw: str) -> str:
     try:
         ip = ipaddress.ip_address(raw)
     except ValueError:
@@ -181,6 +186,11 @@ return {0, 0}
 """
 
 LimitSpec = tuple[str, Callable[[], str], str]  # (config name, key function, scope)
+
+
+@functools.lru_cache(maxsize=64)  # the configured strings: parsed once, not per request
+def _parsed(limits: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(limits))
 
 
 @dataclass(frozen=True)
@@ -216,7 +226,7 @@ class OneTrip:
         counted: list[tuple[RateLimitItem, list[str]]] = []
         for config_name, key_func, scope in self.specs:
             args = [prefix, key_func(), scope] if prefix else [key_func(), scope]
-            counted += [(item, args) for item in parse_many(current_app.config[config_name])]
+            counted += [(item, args) for item in _parsed(current_app.config[config_name])]
         counted.sort(key=lambda pair: pair[0])  # Flask-Limiter's order
         keys = [storage.prefixed_key(item.key_for(*args)) for item, args in counted]
         argv = [n for item, _ in counted for n in (item.amount, item.get_expiry())]
@@ -241,14 +251,25 @@ class OneTrip:
 
 def limits_in_one_trip(*specs: LimitSpec) -> Callable[[Callable], Callable]:
     """Declare an endpoint's limits ((config name, key function, scope), …) with
-    Flask-Limiter, counted in one Redis round trip (see OneTrip)."""
+    Flask-Limiter, counted in one Redis round trip (see OneTrip). When the script has counted
+    them, the request does not pass through Flask-Limiter's decorator at all (resolving the
+    route's limits and exemptions there cost more than the count itself); otherwise it does,
+    and Flask-Limiter counts, falls back and recovers as it always has."""
     one_trip = OneTrip(specs)
 
     def decorate(view: Callable) -> Callable:
+        counted_by_flask_limiter = view
         for config_name, key_func, scope in reversed(specs):
-            view = limiter.limit(
+            counted_by_flask_limiter = limiter.limit(
                 configured(config_name), key_func=key_func, scope=scope, exempt_when=one_trip
-            )(view)
-        return view
+            )(counted_by_flask_limiter)
+
+        @functools.wraps(view)
+        def limited(*args: object, **kwargs: object) -> object:
+            if one_trip():  # counted in Redis (or raised RateLimitExceeded)
+                return view(*args, **kwargs)
+            return counted_by_flask_limiter(*args, **kwargs)
+
+        return limited
 
     return decorate

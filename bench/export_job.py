@@ -181,7 +181,8 @@ def main() -> None:
     from tests.conftest import base_config
 
     cores = os.cpu_count() or 1
-    print(f"poster export as a job, {args.format}, {cores} cores\n")
+    load = os.getloadavg()[0]
+    print(f"poster export as a job, {args.format}, {cores} cores, load average {load:.2f}\n")
     results = []
     for count, workers in ((args.small, cores), (args.count, 1), (args.count, cores)):
         with scratch_database("sqlite") as url, tempfile.TemporaryDirectory() as out:
@@ -201,7 +202,8 @@ def main() -> None:
     small, one, many = (r[2] for r in results)
     print(
         f"scaling: {many['rate']:.1f} posters/s with {cores} processes vs {one['rate']:.1f} with 1 "
-        f"= {many['rate'] / one['rate']:.2f}× (cores shared with other work)"
+        f"= {many['rate'] / one['rate']:.2f}× (load average before the runs {load:.2f}: "
+        "near 1 or above, other work shared the cores)"
     )
     print(
         f"memory: peak of everything {small['total_peak_mb']:.0f} MB at {args.small:,} codes, "
