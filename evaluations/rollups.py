@@ -41,38 +41,32 @@ def beijing_day(moment: datetime) -> date:
     return (moment + BEIJING_OFFSET).date()
 
 
-class beijing_date(FunctionElement):  # noqa: N801 - an SQL function, named like one
-    """SQL: the Beijing calendar day of a UTC timestamp column, on both engines."""
+def _date_function(name: str, doc: str, **sql: str) -> type[FunctionElement]:
+    """An SQL function of one argument giving a date, written per engine as a template
+    (`{}`: the argument): `_date_function("f", "…", postgresql="…", sqlite="…")`."""
+    function = type(name, (FunctionElement,), {"type": sa.Date(), "inherit_cache": True})
+    function.__doc__ = doc
+    for dialect, template in sql.items():
 
-    type = sa.Date()
-    inherit_cache = True
+        def render(element: Any, compiler: Any, *, _template: str = template, **kw: Any) -> str:
+            return _template.format(compiler.process(element.clauses, **kw))
 
-
-@compiles(beijing_date, "postgresql")
-def _beijing_date_pg(element: beijing_date, compiler: Any, **kw: Any) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
-
-
-@compiles(beijing_date, "sqlite")
-def _beijing_date_sqlite(element: beijing_date, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+        compiles(function, dialect)(render)
+    return function
 
 
-class month_start(FunctionElement):  # noqa: N801 - an SQL function, named like one
-    """SQL: the first day of a date's calendar month, on both engines."""
-
-    type = sa.Date()
-    inherit_cache = True
-
-
-@compiles(month_start, "postgresql")
-def _month_start_pg(element: month_start, compiler: Any, **kw: Any) -> str:
-    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
-
-
-@compiles(month_start, "sqlite")
-def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+beijing_date = _date_function(
+    "beijing_date",
+    "SQL: the Beijing calendar day of a UTC timestamp column, on both engines.",
+    postgresql="CAST(({} AT TIME ZONE 'Asia/Shanghai') AS DATE)",
+    sqlite="date({}, '+8 hours')",
+)
+month_start = _date_function(
+    "month_start",
+    "SQL: the first day of a date's calendar month, on both engines.",
+    postgresql="CAST(date_trunc('month', {}) AS DATE)",
+    sqlite="date({}, 'start of month')",
+)
 
 
 _INSERT_RATING = sa.insert(Evaluation.__table__).returning(Evaluation.__table__.c.id)
