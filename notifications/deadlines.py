@@ -287,8 +287,7 @@ def claim(owed: Sequence[Due], now: datetime) -> list[Due]:
         .returning(DeadlineNotice.kind, DeadlineNotice.item_id, DeadlineNotice.level)
     )
     claimed = {
-        (str(kind), item_id, level)
-        for kind, item_id, level in db.session.execute(statement, rows).tuples()
+        (str(kind), item_id, level) for kind, item_id, level in db.session.execute(statement, rows)
     }
     return [due for due in owed if (due.kind.value, due.row.item_id, due.level) in claimed]
 
