@@ -58,9 +58,10 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'pingyi.sqlite3'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {
-        "pool_pre_ping": os.environ.get("DB_POOL_PRE_PING", "1") != "0",
-    }
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # PostgreSQL: a pooled connection the server has closed (a restart, a crash, an idle
+    # timeout) is replaced at checkout, found without a round trip (app/db.py).
+    DB_POOL_PRE_PING = os.environ.get("DB_POOL_PRE_PING", "1") != "0"
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
 
     REDIS_URL = os.environ.get("REDIS_URL") or None

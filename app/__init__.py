@@ -128,6 +128,10 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> APIFlask:
             from app.db import configure_sqlite
 
             configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        elif db.engine.dialect.name == "postgresql" and app.config["DB_POOL_PRE_PING"]:
+            from app.db import drop_closed_connections
+
+            drop_closed_connections(db.engine)
 
     from app.csrf import init_csrf
     from app.metrics import init_metrics

@@ -1,9 +1,11 @@
 """Database base: declarative base with a naming convention, UTC datetimes, string enums,
-and the SQLite connection settings (WAL, busy timeout, BEGIN IMMEDIATE)."""
+the SQLite connection settings (WAL, busy timeout, BEGIN IMMEDIATE) and the check that drops
+pooled PostgreSQL connections the server has closed."""
 
 from __future__ import annotations
 
 import enum
+import select
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,12 +98,14 @@ def _to_member(enum_cls: type[enum.StrEnum]) -> Any:
     return to_member
 
 
-def upsert_insert(table: Any) -> Any:
-    """An INSERT for the bound engine's dialect, so `.on_conflict_do_update()` is available.
+def upsert_insert(table: Any, dialect_name: str | None = None) -> Any:
+    """An INSERT for `dialect_name` (default: the bound engine's), so
+    `.on_conflict_do_update()` is available.
 
     Only PostgreSQL and SQLite are supported; both spell ON CONFLICT the same way.
     """
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    name = dialect_name or db.engine.dialect.name
+    dialect = postgresql if name == "postgresql" else sqlite
     return dialect.insert(table)
 
 
@@ -127,3 +131,29 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def drop_closed_connections(engine: Engine) -> None:
+    """At checkout, replace a pooled PostgreSQL connection the server has closed or is closing.
+
+    SQLAlchemy's pool_pre_ping finds such a connection with a SELECT 1 on every checkout: a
+    round trip per request. An idle connection has nothing to read, so a readable socket means
+    the server has sent its termination notice or closed the connection (a restart, a crash,
+    an idle timeout, pg_terminate_backend); a poll with no timeout sees that without a round
+    trip. Raising DisconnectionError makes the pool open a new connection and check out that.
+    What neither check sees in time is a network that drops packets silently: pre_ping would
+    wait for TCP to give up too.
+    """
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if _closed_by_server(dbapi_connection):
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
+
+
+def _closed_by_server(dbapi_connection: Any) -> bool:
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    poll = select.poll()
+    poll.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poll.poll(0))

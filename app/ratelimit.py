@@ -87,6 +87,8 @@ class FallbackSafeLimiter(Limiter):
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
+        if in_middleware and self._nothing_before_the_view():
+            return
         try:
             super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
         except RateLimitExceeded:
@@ -97,6 +99,26 @@ class FallbackSafeLimiter(Limiter):
             log.info("rate limit storage failed (%s); checked in memory", type(error).__name__)
             self.context.seen_limits.clear()
             super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
+
+    def _nothing_before_the_view(self) -> bool:
+        """Whether Flask-Limiter's pass before every view would find no limit to count.
+
+        Before the view it counts the application, default, blueprint and meta limits (and a
+        route's own limits once it has seen them declared on a callable other than the view);
+        a route's own limits are counted by its decorator. This app declares none of the
+        former, so for each request the pass resolved exemptions to count nothing. An
+        operator who configures RATELIMIT_DEFAULT or RATELIMIT_APPLICATION gets the pass back,
+        and while the storage is down it runs as before (it also watches for the recovery).
+        """
+        manager = self.limit_manager
+        return not (
+            self._storage_dead
+            or manager.application_limits
+            or manager.default_limits
+            or manager._blueprint_limits
+            or self._meta_limits
+            or manager.has_hints(request.endpoint or "")
+        )
 
 
 # Headers off: Flask-Limiter would stamp Retry-After on every answer, not only on 429s.

@@ -41,7 +41,12 @@ def submit_rating(
         replay = replay_submission(resident=resident, idempotency_key=idempotency_key, body=body)
         if replay is not None:
             return replay
-    rating = record_evaluation(resident=resident, body=body, client_addr=client_addr)
+    rating = record_evaluation(
+        resident=resident,
+        body=body,
+        client_addr=client_addr,
+        alone=body.clue is None and not idempotency_key,
+    )
     clue = None if body.clue is None else file_clue_from_rating(rating, clue=body.clue)
     answer = {"id": rating.id, "clue": public_summary(clue) if clue is not None else None}
     if idempotency_key:

@@ -124,7 +124,7 @@ def _upsert(table: sa.Table, dialect: str) -> sa.Insert:
     """INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n, built once per table."""
     cached = _UPSERTS.get((table.name, dialect))
     if cached is None:
-        insert = upsert_insert(table)
+        insert = upsert_insert(table, dialect)
         cached = insert.on_conflict_do_update(
             index_elements=key_columns(table),
             set_={name: table.c[name] + insert.excluded[name] for name in counters(table)},

@@ -244,9 +244,18 @@ def _flags(code: ScannedCode, scene: int | None) -> list[str]:
 
 
 def record_evaluation(
-    *, resident: ResidentIdentity, body: EvaluationIn, client_addr: str
+    *, resident: ResidentIdentity, body: EvaluationIn, client_addr: str, alone: bool = False
 ) -> RecordedRating:
-    """Record a rating under every integrity rule (its clue's officer is checked too)."""
+    """Record a rating under every integrity rule (its clue's officer is checked too).
+
+    `alone`: nothing else is written in this request. On PostgreSQL the rating and its
+    rollups are then one statement, atomic by itself, and the reads before it hold no locks
+    (a transaction at READ COMMITTED would not keep them true either: the unique constraint
+    is what stops a second rating), so each statement commits on its own and PostgreSQL is
+    spared the round trips of BEGIN and COMMIT.
+    """
+    if alone and db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     now = utcnow()
     # By network, not address: one IPv6 subscriber rates from a whole /64. (The "addr" domain
     # is kept, so an IPv4 address hashes as it always did.)

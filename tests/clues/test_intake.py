@@ -11,6 +11,7 @@ import pytest
 
 from app import clock
 from app.clock import LOCAL_TZ
+from app.errors import ApiError
 from tests.clues.factories import make_cast
 from tests.evaluations.helpers import h5_resident, rate
 from tests.factories import make_officer
@@ -58,6 +59,22 @@ def test_a_rating_without_a_clue_files_none(app, client):
     rated = rate(client, cast.resident, cast.code.token, level=2, comment="等太久")
     assert rated.status_code == 201 and rated.json["clue"] is None
     assert client.get("/api/v1/me/clues", headers=cast.resident).json["items"] == []
+
+
+def test_a_rating_whose_clue_cannot_be_filed_is_not_kept(app, client, monkeypatch):
+    """The rating and its clue are one transaction (a plain rating alone may skip it): when
+    the clue fails after the rating was written, the resident can send both again."""
+    cast = make_cast(app, client)
+
+    def fails_after_the_rating(**_kwargs):
+        raise ApiError(503, "unavailable", "服务繁忙，请稍后重试")
+
+    monkeypatch.setattr("clues.intake.file_clue", fails_after_the_rating)
+    assert rate(client, cast.resident, cast.code.token, level=1, clue=CLUE).status_code == 503
+    monkeypatch.undo()
+    again = rate(client, cast.resident, cast.code.token, level=1, clue=CLUE)
+    assert again.status_code == 201, again.json  # not 409 "already rated"
+    assert again.json["clue"] is not None
 
 
 def test_a_clue_about_an_officer_of_another_unit_is_refused(app, client):

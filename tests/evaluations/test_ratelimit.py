@@ -12,8 +12,11 @@ import pytest
 import redis
 import requests
 
+from app import create_app
+from app.extensions import db
+from app.ratelimit import limiter
 from tests.app.test_errors import assert_error_shape
-from tests.conftest import service_missing
+from tests.conftest import base_config, service_missing
 from tests.evaluations.helpers import h5_resident, rate
 from tests.factories import make_city, make_unit
 from tests.fixtures.servers import OUTPUT, gunicorn_server
@@ -50,6 +53,22 @@ def test_address_limit_holds_across_residents(app, client):
         environ_base=other,
     )
     assert response.status_code == 201
+
+
+def test_a_default_limit_an_operator_configures_holds_where_no_route_declares_one(database_url):
+    """The app declares no default limit, so the limiter skips its pass before each view;
+    an operator who sets RATELIMIT_DEFAULT must still have it counted."""
+    app = create_app({**base_config(database_url), "RATELIMIT_DEFAULT": "2/minute"})
+    try:
+        code = make_code(app, make_city(app)["station_a"])
+        client = app.test_client()
+        statuses = [client.get(f"/api/v1/scan/{code.token}").status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        assert_error_shape(client.get(f"/api/v1/scan/{code.token}"), 429, "rate_limited")
+    finally:
+        limiter.limit_manager.set_default_limits([])  # the limiter is the process's own
+        with app.app_context():
+            db.engine.dispose()
 
 
 def _redis_url() -> str:
