@@ -4,12 +4,16 @@ For PostgreSQL and SQLite: a fresh migrated database with units, codes and resid
 real app under gunicorn (gthread); wrk driving POST /evaluations from 32 connections, every
 request a distinct (resident, code) pair; then the floor app (bare Flask, one INSERT per
 request) under the same gunicorn settings and the same load. Prints requests/s, p50, p99,
-errors, the ratio to the floor, and checks every 201 is a row afterwards.
+errors, the ratio to the floor, and checks every 201 is a row afterwards. With limits in Redis
+it also serves "the rules alone" (bench/floor_app.py: bare Flask doing only what every rating
+must: the token, both limits, the code and burst read, the rating and its rollups), which
+splits the gap into what the rules cost and what the framework costs.
 
 Targets: ≥ 60 % of the floor's rate, p99 ≤ 100 ms on PostgreSQL, zero errors.
 Rate limits are raised for the run (every request comes from 127.0.0.1).
 
-Run: scripts/bench submit [--seconds 15] [--connections 32] [--workers 4] [--only postgresql]
+Run: scripts/bench submit [--rounds 3] [--seconds 15] [--connections 32] [--workers 4]
+     [--only postgresql]
 Needs wrk (Debian package `wrk`; scripts/bench installs it when it can).
 """
 
@@ -18,9 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 
-from common import BENCH_SECRET, ROOT, gunicorn, missing_rows, run_wrk, scratch_database
+from common import (
+    BENCH_SECRET,
+    ROOT,
+    LoadResult,
+    gunicorn,
+    missing_rows,
+    run_wrk,
+    scratch_database,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -73,6 +86,38 @@ def create_floor_table(database_url: str) -> None:
     engine.dispose()
 
 
+def serve(
+    target: str,
+    port: int,
+    url: str,
+    pairs: list[tuple[str, str]],
+    args: argparse.Namespace,
+    env: dict[str, str],
+) -> LoadResult:
+    """Serve `target` with gunicorn and drive it with wrk for the run's seconds."""
+    with gunicorn(
+        target, url, port=port, workers=args.workers, threads=args.threads, env=env
+    ) as base:
+        return run_wrk(
+            base,
+            "/api/v1/evaluations",
+            pairs,
+            connections=args.connections,
+            seconds=args.seconds,
+        )
+
+
+def clear_ratings(database_url: str) -> None:
+    """Remove the ratings a run wrote (and their rollups), so the next run's pairs are new."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        for table in ("officer_rating_days", "unit_rating_days", "evaluations"):
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
@@ -80,6 +125,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--only", choices=["postgresql", "sqlite"])
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="app, rules alone and floor, in turn, this often"
+    )
     parser.add_argument(
         "--limits",
         choices=["redis", "memory"],
@@ -107,54 +155,73 @@ def main() -> None:
         f"rate limits in {redis_url or 'process memory'}\n"
     )
     for kind in kinds:
+        print(f"[{kind}]")
+        ratios, rule_ratios, p99s, checks = [], [], [], []
+        app_errors = 0
         with scratch_database(kind) as url:
             pairs = seed(url, codes=200, residents=max(100, 2000 * args.seconds // 200))
-            with gunicorn(
-                "run:app", url, port=5811, workers=args.workers, threads=args.threads, env=env
-            ) as base:
-                real = run_wrk(
-                    base,
-                    "/api/v1/evaluations",
-                    pairs,
-                    connections=args.connections,
-                    seconds=args.seconds,
-                )
-            missing = missing_rows(url, "evaluations", real.created_ids)
             create_floor_table(url)
-            with gunicorn(
-                "floor_app:app", url, port=5812, workers=args.workers, threads=args.threads, env=env
-            ) as base:
-                floor = run_wrk(
-                    base,
-                    "/api/v1/evaluations",
-                    pairs,
-                    connections=args.connections,
-                    seconds=args.seconds,
+
+            # Rounds alternate the servers, so a slower minute of a shared machine falls on
+            # all of them; the ratios' median is the figure.
+            for number in range(1, args.rounds + 1):
+                clear_ratings(url)  # each run's (resident, code) pairs rate for the first time
+                real = serve("run:app", 5811, url, pairs, args, env)
+                missing = missing_rows(url, "evaluations", real.created_ids)
+                rules = None
+                if redis_url:  # the rules alone count their limits in Redis, as the app does
+                    clear_ratings(url)
+                    rules = serve("floor_app:rules", 5813, url, pairs, args, env)
+                    missing += missing_rows(url, "evaluations", rules.created_ids)
+                floor = serve("floor_app:app", 5812, url, pairs, args, env)
+                missing += missing_rows(url, "bench_floor", floor.created_ids)
+                print(f"  round {number}")
+                for name, run in (("app", real), ("rules", rules), ("floor", floor)):
+                    if run is not None:
+                        print(
+                            f"    {name:6} {run.rate:6.0f} req/s  p50 {run.p50_ms:6.1f} ms  "
+                            f"p99 {run.p99_ms:6.1f} ms  errors {run.errors}  "
+                            f"statuses {run.statuses}"
+                        )
+                ratios.append(real.rate / floor.rate)
+                app_errors += real.errors
+                p99s.append(real.p99_ms)
+                if rules is not None:
+                    rule_ratios.append((rules.rate / floor.rate, real.rate / rules.rate))
+                acknowledged = sum(
+                    run.statuses.get(201, 0) for run in (real, rules, floor) if run is not None
                 )
-            floor_missing = missing_rows(url, "bench_floor", floor.created_ids)
-        created = real.statuses.get(201, 0)
-        ratio = real.rate / floor.rate
-        print(f"[{kind}]")
+                read = sum(len(run.created_ids) for run in (real, rules, floor) if run is not None)
+                checks.append(missing == 0 and read == acknowledged)
+                print(
+                    f"    app/floor {ratios[-1]:.2f}"
+                    + (
+                        f"; rules alone/floor {rule_ratios[-1][0]:.2f}, "
+                        f"app/rules alone {rule_ratios[-1][1]:.2f}"
+                        if rules is not None
+                        else ""
+                    )
+                    + f"; {acknowledged} answers 201, "
+                    + ("every one a row" if checks[-1] else f"{missing} with NO row")
+                )
         print(
-            f"  app    {real.rate:8.0f} req/s  p50 {real.p50_ms:6.1f} ms  "
-            f"p99 {real.p99_ms:6.1f} ms  errors {real.errors}  statuses {real.statuses}"
+            f"  median of {args.rounds}: ratio app/floor {statistics.median(ratios):.2f} "
+            f"(target ≥ 0.60)"
+            + (
+                ""
+                if kind != "postgresql"
+                else f"; p99 {statistics.median(p99s):.1f} ms (target ≤ 100)"
+            )
         )
+        if rule_ratios:
+            print(
+                "  median: the rules alone (bare Flask) "
+                f"{statistics.median(r for r, _ in rule_ratios):.2f} of the floor; the app "
+                f"{statistics.median(a for _, a in rule_ratios):.2f} of the rules alone"
+            )
         print(
-            f"  floor  {floor.rate:8.0f} req/s  p50 {floor.p50_ms:6.1f} ms  "
-            f"p99 {floor.p99_ms:6.1f} ms  errors {floor.errors}"
-        )
-        print(
-            f"  ratio app/floor {ratio:.2f} (target ≥ 0.60)"
-            + ("" if kind != "postgresql" else f"; p99 {real.p99_ms:.1f} ms (target ≤ 100)")
-        )
-        verdict = (
-            "every 201 is a row"
-            if missing == 0 and len(real.created_ids) == created
-            else f"{missing} acknowledged ids have NO row"
-        )
-        print(
-            f"  201 answers {created} ({len(real.created_ids)} ids read): {verdict}; "
-            f"floor: {floor_missing} missing\n"
+            f"  errors of the app in all rounds: {app_errors} (target 0); "
+            f"every 201 a row in every run: {'yes' if all(checks) else 'NO'}\n"
         )
 
 
