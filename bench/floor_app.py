@@ -87,7 +87,7 @@ def rules_submit():
     from app.auth import read_token
     from app.clock import local_date, utcnow
     from app.crypto import hash_identity
-    from evaluations.rollups import insert_rating
+    from evaluations.rollups import insert_rating, rating_is_one_statement
     from evaluations.service import _SCAN, rating_period_start
 
     body = request.get_json()
@@ -103,9 +103,9 @@ def rules_submit():
     now = utcnow()
     client_hash = hash_identity("addr", address)
     today = local_date(now)
-    # As the app: on PostgreSQL the rating and its rollups are one statement, so neither
-    # needs a transaction around it; SQLite writes the rollups apart, in the rating's.
-    if engine.dialect.name == "postgresql":
+    # As the app: where the rating and its rollups are one statement, no transaction is
+    # needed around it; SQLite writes the rollups apart, in the rating's.
+    if rating_is_one_statement(engine.dialect.name):
         statements = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     else:
         statements = engine.begin()
@@ -115,7 +115,7 @@ def rules_submit():
             {
                 "token": body["qr_token"],
                 "client_hash": client_hash,
-                "window_start": now - timedelta(seconds=600),
+                "window_start": now - timedelta(seconds=rules.config["BURST_WINDOW_SECONDS"]),
                 "minute_ago": now - timedelta(minutes=1),
             },
         ).first()

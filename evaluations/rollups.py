@@ -187,10 +187,16 @@ def rating_counts(
     return found
 
 
+def rating_is_one_statement(dialect: str) -> bool:
+    """Whether insert_rating writes the rating and its rollups in one statement on `dialect`
+    (PostgreSQL: the upserts ride in the INSERT as data-modifying CTEs), atomic by itself."""
+    return dialect == "postgresql"
+
+
 def insert_rating(connection: sa.Connection, values: Mapping[str, Any]) -> int:
-    """Insert a rating with Core and add it to the rollups, in one round trip on PostgreSQL
-    (the upserts ride in the INSERT as data-modifying CTEs); returns the rating's id."""
-    if connection.dialect.name != "postgresql":
+    """Insert a rating with Core and add it to the rollups, in one round trip where
+    `rating_is_one_statement`; returns the rating's id."""
+    if not rating_is_one_statement(connection.dialect.name):
         new_id = connection.execute(_INSERT_RATING, values).scalar_one()
         count_rating(connection, values)
         return new_id

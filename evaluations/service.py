@@ -26,7 +26,7 @@ from app.ratelimit import client_network
 from evaluations.identity import Channel, Resident, ResidentIdentity
 from evaluations.models import Evaluation, EvaluationFlag, IdempotencyKey
 from evaluations.questionnaire import QuestionnaireVersion, current_questionnaire
-from evaluations.rollups import insert_rating
+from evaluations.rollups import insert_rating, rating_is_one_statement
 from evaluations.schemas import EvaluationIn
 from qr.service import resolve_token
 
@@ -248,13 +248,17 @@ def record_evaluation(
 ) -> RecordedRating:
     """Record a rating under every integrity rule (its clue's officer is checked too).
 
-    `alone`: nothing else is written in this request. On PostgreSQL the rating and its
-    rollups are then one statement, atomic by itself, and the reads before it hold no locks
-    (a transaction at READ COMMITTED would not keep them true either: the unique constraint
-    is what stops a second rating), so each statement commits on its own and PostgreSQL is
-    spared the round trips of BEGIN and COMMIT.
+    `alone`: nothing else is written in this request. Where the rating and its rollups are
+    one statement (`rating_is_one_statement`), atomic by itself, and the reads before it
+    hold no locks (a transaction at READ COMMITTED would not keep them true either: the
+    unique constraint is what stops a second rating), each statement commits on its own and
+    the database is spared the round trips of BEGIN and COMMIT.
     """
-    if alone and db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
+    if (
+        alone
+        and rating_is_one_statement(db.engine.dialect.name)
+        and not db.session().in_transaction()
+    ):
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     now = utcnow()
     # By network, not address: one IPv6 subscriber rates from a whole /64. (The "addr" domain
